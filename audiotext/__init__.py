@@ -1,0 +1,12 @@
+"""audiotext: audio-language pretraining (contrastive, captioning) of one audio encoder.
+
+The public decorators register user components; see docs/extending.md.
+"""
+from audiotext.models.encoders import register_encoder  # noqa: F401
+from audiotext.models.pooling import register_pooling  # noqa: F401
+from audiotext.models.text_encoders import register_text_encoder  # noqa: F401
+from audiotext.objectives import register_objective  # noqa: F401
+from audiotext.tasks import register_task  # noqa: F401
+from audiotext.tokenizers import register_tokenizer  # noqa: F401
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Data: corpus preparers, the mini corpus generator, features, dataset and sampler."""

@@ -1,0 +1,201 @@
+"""Batches for audio-text training: Lhotse CutSet -> sampler -> fbank + token ids.
+
+The dataset is a map-style Lhotse dataset: the sampler hands it a CutSet per
+batch and it returns padded tensors. Audio that cannot be used is skipped, and
+every batch reports what it skipped and why, so the trainer can count it even
+when loading runs in worker processes.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+from lhotse import CutSet
+from lhotse.dataset import DynamicBucketingSampler, SpecAugment
+
+from audiotext.data.audio_checks import load_checked_audio
+from audiotext.data.features import Fbank, FbankConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SpecAugmentConfig:
+    enabled: bool = True
+    time_warp_factor: int = 20
+    num_feature_masks: int = 2
+    features_mask_size: int = 15
+    num_frame_masks: int = 2
+    frames_mask_size: int = 40
+    max_frames_mask_fraction: float = 0.15
+    p: float = 0.9
+
+
+@dataclass
+class DataConfig:
+    train_cuts: str = ""
+    valid_cuts: str = ""
+    max_duration: float = 200.0  # seconds of audio per batch (per rank)
+    num_buckets: int = 8
+    num_workers: int = 1
+    max_caption_tokens: int = 64
+    max_clip_duration: float = 30.0  # longer cuts are dropped (and counted) before sampling
+    fbank: FbankConfig = field(default_factory=FbankConfig)
+    specaug: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
+
+
+def load_cuts(path: str, what: str = "cuts") -> CutSet:
+    """Lazily open a CutSet manifest, with an error that names the missing file."""
+    if not path:
+        raise FileNotFoundError(f"data.{what}: no manifest path given")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"data.{what}: manifest not found: {path}")
+    return CutSet.from_file(path)
+
+
+def clip_captions(cut) -> List[Dict[str, Any]]:
+    """All captions of a clip: one per supervision that has a ``caption`` custom field."""
+    out = []
+    for sup in cut.supervisions:
+        custom = sup.custom or {}
+        if custom.get("caption"):
+            out.append({"caption": custom["caption"], "style": custom.get("style", ""),
+                        "domain": custom.get("domain", ""), "source": custom.get("source", "")})
+    return out
+
+
+class AudioCaptionDataset(torch.utils.data.Dataset):
+    """CutSet -> {features, feature_lens, tokens, token_lens, captions, ...}.
+
+    One caption is drawn at random per clip when it has several (``train=True``);
+    in evaluation the first caption is used and SpecAugment is off.
+    """
+
+    def __init__(self, tokenizer, conf: DataConfig, train: bool = True, seed: int = 0):
+        self.tokenizer = tokenizer
+        self.conf = conf
+        self.train = train
+        self.fbank = Fbank(conf.fbank)
+        self.rng = random.Random(seed)
+        self.specaug = None
+        if train and conf.specaug.enabled:
+            s = conf.specaug
+            self.specaug = SpecAugment(
+                time_warp_factor=s.time_warp_factor or None, num_feature_masks=s.num_feature_masks,
+                features_mask_size=s.features_mask_size, num_frame_masks=s.num_frame_masks,
+                frames_mask_size=s.frames_mask_size, max_frames_mask_fraction=s.max_frames_mask_fraction, p=s.p,
+            )
+
+    def __getitem__(self, cuts: CutSet) -> Dict[str, Any]:
+        feats, captions, ids, styles, domains, skipped = [], [], [], [], [], []
+        for cut in cuts:
+            audio, reason = load_checked_audio(cut, self.conf.fbank.sample_rate)
+            if audio is None:
+                skipped.append((cut.id, reason))
+                log.warning("skipping cut %s (%s): %s", cut.id, _audio_path(cut), reason)
+                continue
+            options = clip_captions(cut)
+            if not options:
+                skipped.append((cut.id, "no_caption"))
+                continue
+            feat = self.fbank(audio)
+            if feat.shape[0] < 8:
+                skipped.append((cut.id, "too_short"))
+                continue
+            chosen = self.rng.choice(options) if self.train else options[0]
+            feats.append(feat)
+            captions.append(chosen["caption"])
+            styles.append(chosen["style"])
+            domains.append(chosen["domain"])
+            ids.append(cut.id)
+        return self.collate(feats, captions, ids, styles, domains, skipped)
+
+    def collate(self, feats, captions, ids, styles, domains, skipped) -> Dict[str, Any]:
+        batch: Dict[str, Any] = {"cut_ids": ids, "captions": captions, "styles": styles, "domains": domains,
+                                 "skipped": skipped, "num_cuts": len(ids)}
+        if not feats:
+            return batch
+        lens = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)
+        padded = torch.zeros(len(feats), int(lens.max()), feats[0].shape[1])
+        for i, f in enumerate(feats):
+            padded[i, : f.shape[0]] = f
+        if self.specaug is not None:
+            segments = torch.stack([torch.arange(len(feats)), torch.zeros(len(feats), dtype=torch.long), lens], 1)
+            padded = self.specaug(padded, supervision_segments=segments.int())
+        batch.update(features=padded, feature_lens=lens)
+        batch.update(tokenize(self.tokenizer, captions, self.conf.max_caption_tokens))
+        return batch
+
+
+def tokenize(tokenizer, captions: List[str], max_tokens: int) -> Dict[str, torch.Tensor]:
+    ids = [tokenizer.encode_with_specials(c, max_tokens) for c in captions]
+    lens = torch.tensor([len(x) for x in ids], dtype=torch.long)
+    tokens = torch.full((len(ids), int(lens.max())), tokenizer.pad_id, dtype=torch.long)
+    for i, x in enumerate(ids):
+        tokens[i, : len(x)] = torch.tensor(x, dtype=torch.long)
+    return {"tokens": tokens, "token_lens": lens}
+
+
+def _audio_path(cut) -> str:
+    try:
+        return ",".join(str(s.source) for s in cut.recording.sources)
+    except Exception:
+        return "?"
+
+
+def filter_long_cuts(cuts: CutSet, max_duration: float) -> CutSet:
+    def keep(cut) -> bool:
+        if cut.duration > max_duration:
+            log.warning("dropping cut %s: %.1f s > max_clip_duration %.1f s", cut.id, cut.duration, max_duration)
+            return False
+        return True
+
+    return cuts.filter(keep)
+
+
+def make_sampler(cuts: CutSet, conf: DataConfig, train: bool, seed: int, world_size: int = 1, rank: int = 0):
+    return DynamicBucketingSampler(
+        cuts, max_duration=conf.max_duration, num_buckets=conf.num_buckets, shuffle=train, drop_last=train,
+        seed=seed, world_size=world_size, rank=rank,
+        num_cuts_for_bins_estimate=2000, buffer_size=5000,
+    )
+
+
+def make_loader(cuts: CutSet, tokenizer, conf: DataConfig, train: bool, seed: int = 0,
+                world_size: int = 1, rank: int = 0, sampler=None):
+    """DataLoader over a duration-bucketed sampler; ``batch_size=None`` because the sampler batches."""
+    cuts = filter_long_cuts(cuts, conf.max_clip_duration)
+    sampler = sampler or make_sampler(cuts, conf, train, seed, world_size, rank)
+    dataset = AudioCaptionDataset(tokenizer, conf, train=train, seed=seed + rank)
+    loader = torch.utils.data.DataLoader(
+        dataset, sampler=sampler, batch_size=None, num_workers=conf.num_workers,
+        persistent_workers=False, prefetch_factor=4 if conf.num_workers > 0 else None,
+    )
+    return loader, sampler
+
+
+class SkipCounter:
+    """Totals of skipped cuts by reason, across batches (and so across workers)."""
+
+    def __init__(self):
+        self.counts: Counter = Counter()
+        self.examples: Dict[str, List[str]] = {}
+
+    def update(self, batch: Dict[str, Any]) -> None:
+        for cut_id, reason in batch.get("skipped", []):
+            self.counts[reason] += 1
+            self.examples.setdefault(reason, [])
+            if len(self.examples[reason]) < 5:
+                self.examples[reason].append(cut_id)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> Dict[str, Any]:
+        return {"total": self.total, "by_reason": dict(self.counts), "examples": self.examples}

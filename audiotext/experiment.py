@@ -1,0 +1,80 @@
+"""The experiment config (one YAML) and building a task from it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence
+
+from audiotext.config import ConfigError, apply_overrides, dataclass_from_dict, dump_yaml, load_yaml, to_plain
+from audiotext.data.dataset import DataConfig
+from audiotext.train.trainer import OptimConfig, TrainerConfig
+
+# component key -> registry attribute path, resolved lazily to keep imports light
+COMPONENTS = {
+    "task": ("audiotext.tasks", "TASKS"),
+    "tokenizer": ("audiotext.tokenizers", "TOKENIZERS"),
+    "encoder": ("audiotext.models.encoders", "ENCODERS"),
+    "text_encoder": ("audiotext.models.text_encoders", "TEXT_ENCODERS"),
+    "objective": ("audiotext.objectives", "OBJECTIVES"),
+}
+
+
+@dataclass
+class ExperimentConfig:
+    task: str = "pretrain"
+    task_conf: Dict[str, Any] = field(default_factory=dict)
+    tokenizer: str = "sentencepiece"
+    tokenizer_conf: Dict[str, Any] = field(default_factory=dict)
+    encoder: str = "transformer"
+    encoder_conf: Dict[str, Any] = field(default_factory=dict)
+    text_encoder: str = "transformer"
+    text_encoder_conf: Dict[str, Any] = field(default_factory=dict)
+    objective: str = "contrastive"
+    objective_conf: Dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+def registry_of(component: str):
+    import importlib
+
+    module, attr = COMPONENTS[component]
+    return getattr(importlib.import_module(module), attr)
+
+
+def resolve(data: Dict[str, Any], where: str = "config") -> ExperimentConfig:
+    """Validate every key (component confs against their registered Config) and fill defaults."""
+    exp = dataclass_from_dict(ExperimentConfig, data, where)
+    for component in COMPONENTS:
+        name = getattr(exp, component)
+        conf_key = f"{component}_conf"
+        component_conf = registry_of(component).make_config(name, getattr(exp, conf_key), where=conf_key)
+        setattr(exp, conf_key, to_plain(component_conf))
+    return exp
+
+
+def load_experiment(path: Optional[str], overrides: Sequence[str] = ()) -> ExperimentConfig:
+    data = load_yaml(path) if path else {}
+    apply_overrides(data, overrides)
+    try:
+        return resolve(data)
+    except ConfigError as err:
+        raise ConfigError(f"{path or '(no config file)'}: {err}") from None
+
+
+def save_experiment(exp: ExperimentConfig, exp_dir: str) -> Path:
+    path = Path(exp_dir) / "config.yaml"
+    dump_yaml(exp, path)
+    return path
+
+
+def experiment_from_dir(model_dir: str) -> ExperimentConfig:
+    path = Path(model_dir) / "config.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{model_dir}: no config.yaml (is this a checkpoint or experiment directory?)")
+    return resolve(load_yaml(path), where=str(path))
+
+
+def build_task(exp: ExperimentConfig):
+    return registry_of("task").build(exp.task, exp.task_conf, exp, where="task_conf")

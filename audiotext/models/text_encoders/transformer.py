@@ -1,0 +1,46 @@
+"""A Transformer text encoder trained from scratch on sentencepiece tokens."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from audiotext.models.text_encoders.base import TextEncoder, register_text_encoder
+from audiotext.models.transformer import TransformerBlock, lengths_to_mask
+
+
+@register_text_encoder("transformer")
+class TransformerTextEncoder(TextEncoder):
+    @dataclass
+    class Config:
+        d_model: int = 256
+        num_layers: int = 2
+        num_heads: int = 4
+        d_ff: int = 1024
+        max_length: int = 128
+        dropout: float = 0.1
+        attention_backend: str = "auto"
+
+    def __init__(self, conf: "TransformerTextEncoder.Config", vocab_size: int, pad_id: int = 0):
+        super().__init__()
+        self.conf = conf
+        self.output_dim = conf.d_model
+        self.embed = nn.Embedding(vocab_size, conf.d_model, padding_idx=pad_id)
+        self.positions = nn.Parameter(torch.zeros(conf.max_length, conf.d_model))
+        nn.init.normal_(self.positions, std=0.02)
+        self.drop = nn.Dropout(conf.dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(conf.d_model, conf.num_heads, conf.d_ff, conf.dropout, 0.0, conf.attention_backend)
+            for _ in range(conf.num_layers)
+        )
+        self.final_norm = nn.LayerNorm(conf.d_model)
+
+    def forward(self, tokens, lengths):
+        if tokens.shape[1] > self.conf.max_length:
+            raise ValueError(f"text of {tokens.shape[1]} tokens exceeds max_length={self.conf.max_length}")
+        x = self.drop(self.embed(tokens) + self.positions[: tokens.shape[1]])
+        mask = lengths_to_mask(lengths, tokens.shape[1])
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.final_norm(x).masked_fill(~mask[..., None], 0.0), lengths

@@ -1,0 +1,75 @@
+"""Audio-text pretraining: audio encoder + an objective (contrastive, captioning, ...)."""
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from audiotext.data.audio_checks import load_checked_audio
+from audiotext.data.features import Fbank
+from audiotext.models.encoders import ENCODERS
+from audiotext.objectives import OBJECTIVES, ObjectiveContext
+from audiotext.tasks.base import Task, register_task
+from audiotext.tokenizers import TOKENIZERS
+
+log = logging.getLogger(__name__)
+
+
+@register_task("pretrain")
+class AudioTextPretrainTask(Task):
+    @dataclass
+    class Config:
+        # clips read once at the start of a new run for the global feature mean/std
+        normalization_clips: int = 300
+
+    def __init__(self, conf: "AudioTextPretrainTask.Config", exp):
+        super().__init__()
+        self.conf = conf
+        self.tokenizer = TOKENIZERS.build(exp.tokenizer, exp.tokenizer_conf, where="tokenizer_conf")
+        encoder_conf = dict(exp.encoder_conf)
+        encoder_conf.setdefault("input_dim", exp.data.fbank.num_mel_bins)
+        self.encoder = ENCODERS.build(exp.encoder, encoder_conf, where="encoder_conf")
+        ctx = ObjectiveContext(
+            audio_dim=self.encoder.output_dim, vocab_size=self.tokenizer.vocab_size,
+            pad_id=self.tokenizer.pad_id, bos_id=self.tokenizer.bos_id, eos_id=self.tokenizer.eos_id,
+            text_encoder=exp.text_encoder, text_encoder_conf=exp.text_encoder_conf,
+        )
+        self.objective = OBJECTIVES.build(exp.objective, exp.objective_conf, ctx, where="objective_conf")
+        dim = exp.data.fbank.num_mel_bins
+        # global feature normalisation, saved with the weights so inference matches training
+        self.register_buffer("feature_mean", torch.zeros(dim))
+        self.register_buffer("feature_std", torch.ones(dim))
+        self.fbank = Fbank(exp.data.fbank)
+
+    def prepare(self, train_cuts) -> None:
+        total = torch.zeros_like(self.feature_mean, dtype=torch.float64)
+        total_sq = torch.zeros_like(total)
+        frames = 0
+        for cut in itertools.islice(train_cuts, self.conf.normalization_clips):
+            audio, reason = load_checked_audio(cut, self.fbank.conf.sample_rate)
+            if audio is None:
+                continue
+            feat = self.fbank(audio).double()
+            total += feat.sum(0)
+            total_sq += (feat ** 2).sum(0)
+            frames += feat.shape[0]
+        if frames == 0:
+            raise RuntimeError("no usable training audio for feature statistics")
+        mean = total / frames
+        std = (total_sq / frames - mean ** 2).clamp(min=1e-6).sqrt()
+        self.feature_mean.copy_(mean.float())
+        self.feature_std.copy_(std.float())
+        log.info("feature statistics from %d frames", frames)
+
+    def encode_audio(self, features, feature_lens):
+        """Normalised fbank -> encoder frames (B, T', D), lengths."""
+        features = (features - self.feature_mean) / self.feature_std
+        # keep padding at exactly zero so a clip's frames do not depend on its batch mates
+        valid = torch.arange(features.shape[1], device=features.device)[None, :] < feature_lens[:, None]
+        return self.encoder(features * valid[..., None], feature_lens)
+
+    def forward(self, batch):
+        frames, frame_lens = self.encode_audio(batch["features"], batch["feature_lens"])
+        return self.objective(frames, frame_lens, batch)

@@ -1,0 +1,41 @@
+"""audiotext: an open framework for audio-language pretraining."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="audiotext",
+    version="0.1.0",
+    description="Audio-language pretraining: contrastive and captioning objectives on one audio encoder",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["audiotext", "audiotext.*"]),
+    install_requires=[
+        "torch>=2.4",
+        "torchaudio>=2.4",
+        "numpy",
+        "sentencepiece>=0.2",
+        "einops>=0.8",
+        "pyyaml>=6",
+        "tensorboard",
+        "lhotse>=1.33",
+        "urllib3",  # lhotse 1.33 imports it without declaring it
+        "lilcom",
+        "soundfile",
+        "safetensors",
+        "tqdm",
+    ],
+    extras_require={
+        "flash": ["flash-attn>=2.5"],
+        "dev": ["pytest>=8"],
+    },
+    entry_points={
+        "console_scripts": [
+            "audiotext-train=audiotext.bin.train:main",
+            "audiotext-evaluate=audiotext.bin.evaluate:main",
+        ],
+    },
+)
