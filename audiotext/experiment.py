@@ -78,3 +78,17 @@ def experiment_from_dir(model_dir: str) -> ExperimentConfig:
 
 def build_task(exp: ExperimentConfig):
     return registry_of("task").build(exp.task, exp.task_conf, exp, where="task_conf")
+
+
+def load_task_from_dir(model_dir: str):
+    """Build the task a checkpoint directory describes and load its weights (strict)."""
+    from audiotext.train.checkpoint import load_weights
+
+    model_dir = Path(model_dir)
+    exp = experiment_from_dir(str(model_dir))
+    model_path = exp.tokenizer_conf.get("model")
+    if model_path and not Path(model_path).is_absolute():
+        exp.tokenizer_conf["model"] = str(model_dir / model_path)
+    task = build_task(exp)
+    load_weights(task, model_dir)
+    return task.eval(), exp

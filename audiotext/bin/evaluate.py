@@ -1,0 +1,126 @@
+"""Evaluate a trained checkpoint: retrieval on the test split and frozen-encoder linear probes.
+
+``python -m audiotext.bin.evaluate --model-dir EXP/checkpoints/best --cuts-dir data/manifests
+--eval-config conf/eval.yaml --out EXP/results.json``
+
+Each probe runs on the trained encoder and, in the same run, on the same
+architecture at random initialisation, so the two numbers compare directly.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List
+
+import torch
+
+from audiotext.bin.common import add_plugin_args, load_plugins, setup_logging
+from audiotext.config import ConfigError, dataclass_from_dict, load_yaml
+
+log = logging.getLogger("audiotext.evaluate")
+
+
+@dataclass
+class ProbeSpec:
+    name: str
+    label: str
+    domain: str = ""
+
+
+@dataclass
+class EvalConfig:
+    train_cuts: str = "cuts_train.jsonl.gz"  # relative to --cuts-dir
+    valid_cuts: str = "cuts_valid.jsonl.gz"
+    test_cuts: str = "cuts_test.jsonl.gz"
+    retrieval: bool = True
+    probes: List[ProbeSpec] = field(default_factory=list)
+    random_init_seed: int = 1234
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", required=True, help="checkpoint directory (config.yaml + model.safetensors)")
+    parser.add_argument("--cuts-dir", required=True, help="directory holding the train/valid/test CutSets")
+    parser.add_argument("--eval-config", required=True, help="YAML with retrieval/probe settings")
+    parser.add_argument("--out", required=True, help="results.json to write (flat metric -> number)")
+    parser.add_argument("--threads", type=int, default=0)
+    add_plugin_args(parser)
+    args = parser.parse_args(argv)
+    setup_logging()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    load_plugins(args)
+
+    from audiotext.data.dataset import load_cuts
+    from audiotext.eval.embeddings import embed_cuts, embed_texts
+    from audiotext.eval.probes import ProbeTask, run_probe, select
+    from audiotext.eval.retrieval import retrieval_metrics
+    from audiotext.experiment import build_task, load_task_from_dir
+
+    try:
+        conf = dataclass_from_dict(EvalConfig, load_yaml(args.eval_config), args.eval_config)
+        cuts = {split: load_cuts(str(Path(args.cuts_dir) / getattr(conf, f"{split}_cuts")), f"{split}_cuts")
+                for split in ("train", "valid", "test")}
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    start = time.time()
+    task, exp = load_task_from_dir(args.model_dir)
+    results = {}
+    details = {"model_dir": str(args.model_dir)}
+
+    test = embed_cuts(task, cuts["test"])
+    details["skipped_test_audio"] = test.skipped
+    if conf.retrieval:
+        if test.audio is None:
+            log.warning("objective %s has no shared audio-text space: no retrieval", exp.objective)
+        else:
+            texts, caption_clip = [], []
+            for clip, caps in enumerate(test.captions):
+                texts.extend(caps)
+                caption_clip.extend([clip] * len(caps))
+            results.update(retrieval_metrics(test.audio, embed_texts(task, texts), caption_clip))
+            log.info("retrieval: t2a R@1 %.3f (chance %.4f), a2t R@1 %.3f", results["retrieval.t2a.R@1"],
+                     results["retrieval.chance.R@1"], results["retrieval.a2t.R@1"])
+
+    if conf.probes:
+        torch.manual_seed(conf.random_init_seed)
+        random_task = build_task(exp)  # same architecture, untrained
+        random_task.feature_mean.copy_(task.feature_mean)  # same input normalisation for a fair baseline
+        random_task.feature_std.copy_(task.feature_std)
+        sets = {"pretrained": {"test": test}, "random_init": {}}
+        for split in ("train", "valid"):
+            sets["pretrained"][split] = embed_cuts(task, cuts[split], with_captions=False)
+        for split in ("train", "valid", "test"):
+            sets["random_init"][split] = embed_cuts(random_task, cuts[split], with_captions=False)
+        for spec in conf.probes:
+            probe = ProbeTask(spec.name, spec.label, spec.domain or None)
+            for model_name, parts in sets.items():
+                data = {}
+                for split, emb in parts.items():
+                    idx, values = select(emb.labels, probe)
+                    if len(idx) == 0:
+                        raise ValueError(f"probe {spec.name}: no {split} clip has label {spec.label!r}"
+                                         + (f" in domain {spec.domain!r}" if spec.domain else ""))
+                    data[split] = (emb.pooled[idx], values)
+                scores = run_probe(data["train"], data["valid"], data["test"])
+                results[f"probe.{spec.name}.{model_name}"] = scores["accuracy"]
+                details[f"probe.{spec.name}.{model_name}"] = scores
+            log.info("probe %s: pretrained %.3f, random init %.3f", spec.name,
+                     results[f"probe.{spec.name}.pretrained"], results[f"probe.{spec.name}.random_init"])
+    details["wall_seconds"] = round(time.time() - start, 1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    out.with_name(out.stem + "_details.json").write_text(json.dumps(details, indent=2, sort_keys=True) + "\n")
+    log.info("wrote %s (%d metrics) in %.0f s", out, len(results), details["wall_seconds"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

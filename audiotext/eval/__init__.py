@@ -1,0 +1,1 @@
+"""Evaluation of a frozen encoder: retrieval, linear probes, reports."""

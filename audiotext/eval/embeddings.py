@@ -1,0 +1,91 @@
+"""Embedding a CutSet with a trained (or randomly initialised) pretraining task."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from audiotext.data.audio_checks import load_checked_audio
+from audiotext.data.dataset import SkipCounter, clip_captions, tokenize
+from audiotext.models.pooling import MeanPooling
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmbeddedSet:
+    cut_ids: List[str]
+    labels: List[Dict[str, Any]]  # custom fields of each clip's first supervision
+    pooled: np.ndarray  # (N, D) mean-pooled encoder frames: what probes see
+    audio: Optional[np.ndarray] = None  # (N, E) retrieval embeddings, when the objective has them
+    captions: List[List[str]] = field(default_factory=list)
+    skipped: Dict[str, Any] = field(default_factory=dict)
+
+
+@torch.no_grad()
+def embed_cuts(task, cuts, batch_seconds: float = 120.0, with_captions: bool = True,
+               device: torch.device = torch.device("cpu")) -> EmbeddedSet:
+    """Encode every usable clip of ``cuts`` (unusable ones are skipped and counted)."""
+    task.eval().to(device)
+    pool = MeanPooling()
+    has_audio_space = hasattr(task.objective, "embed_audio")
+    items = sorted(cuts, key=lambda c: c.duration)  # similar lengths together: little padding
+    ids, labels, pooled, audio_emb, captions = [], [], [], [], []
+    skips = SkipCounter()
+    batch: list = []
+
+    def flush():
+        if not batch:
+            return
+        feats = [task.fbank(a) for _, a in batch]
+        lens = torch.tensor([f.shape[0] for f in feats])
+        x = torch.zeros(len(feats), int(lens.max()), feats[0].shape[1])
+        for i, f in enumerate(feats):
+            x[i, : f.shape[0]] = f
+        frames, frame_lens = task.encode_audio(x.to(device), lens.to(device))
+        pooled.append(pool(frames, frame_lens).float().cpu().numpy())
+        if has_audio_space:
+            audio_emb.append(task.objective.embed_audio(frames, frame_lens).float().cpu().numpy())
+        for cut, _ in batch:
+            ids.append(cut.id)
+            sup = cut.supervisions[0] if cut.supervisions else None
+            labels.append(dict(sup.custom or {}) if sup is not None else {})
+            captions.append([c["caption"] for c in clip_captions(cut)])
+        batch.clear()
+
+    seconds = 0.0
+    for cut in items:
+        samples, reason = load_checked_audio(cut, task.fbank.conf.sample_rate)
+        if samples is None:
+            skips.update({"skipped": [(cut.id, reason)]})
+            log.warning("skipping %s: %s", cut.id, reason)
+            continue
+        batch.append((cut, samples))
+        seconds += cut.duration
+        if seconds >= batch_seconds:
+            flush()
+            seconds = 0.0
+    flush()
+    if not ids:
+        raise RuntimeError("no usable clip to embed")
+    return EmbeddedSet(
+        cut_ids=ids, labels=labels, pooled=np.concatenate(pooled),
+        audio=np.concatenate(audio_emb) if has_audio_space else None,
+        captions=captions if with_captions else [], skipped=skips.summary(),
+    )
+
+
+@torch.no_grad()
+def embed_texts(task, texts: List[str], batch_size: int = 256,
+                device: torch.device = torch.device("cpu")) -> np.ndarray:
+    task.eval().to(device)
+    out = []
+    max_tokens = task.objective.text_encoder.conf.max_length if hasattr(task.objective, "text_encoder") else 64
+    for start in range(0, len(texts), batch_size):
+        chunk = tokenize(task.tokenizer, texts[start:start + batch_size], max_tokens)
+        emb = task.objective.embed_text(chunk["tokens"].to(device), chunk["token_lens"].to(device))
+        out.append(emb.float().cpu().numpy())
+    return np.concatenate(out)

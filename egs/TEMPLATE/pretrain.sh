@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Shared stage template for audio-text pretraining recipes (ESPnet's asr.sh habit, kept short).
+# A recipe's run.sh sets its options and calls this script; its local/data.sh prepares the corpus.
+#
+# Stages:
+#   1 data       local/data.sh: synthesize or download-free preparation of per-corpus manifests
+#   2 manifests  curate them into ${manifest_dir}/cuts_{train,valid,test}.jsonl.gz (make_stew)
+#   3 tokenizer  sentencepiece on the training captions
+#   4 train      torchrun (one process per device; --nnodes for multi-node)
+#   5 evaluate   retrieval + frozen-encoder probes -> ${exp_dir}/results.json
+#   6 report     print results.json as a table
+set -euo pipefail
+
+stage=1
+stop_stage=100
+objective=contrastive       # picks conf/train_${objective}.yaml unless --train_config is given
+train_config=""
+eval_config=conf/eval.yaml
+data_dir=data               # per-corpus manifests from local/data.sh
+manifest_dir=data/manifests # curated train/valid/test CutSets
+tokenizer_dir=data/tokenizer
+vocab_size=1000
+exp_tag=""                  # experiment name; default <recipe>_<objective>
+exp_root=exp
+local_data_opts=""          # passed to local/data.sh
+train_args=""               # extra dotted overrides for training, e.g. "trainer.max_steps=100"
+nproc_per_node=1            # torchrun processes on this node
+nnodes=1
+rdzv_endpoint=""            # host:port of the c10d rendezvous for multi-node runs
+threads=0                   # torch CPU threads per process (0: torch default)
+force=false                 # rerun stages even when their .done marker exists
+
+# shellcheck disable=SC2034  # read by parse_options.sh
+help_message="Usage: $0 [options]; see the header of $0 for stages and options."
+# shellcheck source=utils/parse_options.sh
+. "$(dirname "$0")/../TEMPLATE/utils/parse_options.sh"
+
+recipe="$(basename "$(pwd)")"
+train_config="${train_config:-conf/train_${objective}.yaml}"
+exp_tag="${exp_tag:-${recipe}_${objective}}"
+exp_dir="${exp_root}/${exp_tag}"
+mkdir -p "${exp_dir}/logs" "${data_dir}"
+
+log() { echo "$(date '+%Y-%m-%d %H:%M:%S') [${recipe}] $*"; }
+
+# run_stage N NAME MARKER_DIR: true when stage N is selected and not already done
+run_stage() {
+    local n=$1 name=$2 marker="$3/.stage${1}_${2}.done"
+    if [ "${n}" -lt "${stage}" ] || [ "${n}" -gt "${stop_stage}" ]; then
+        return 1
+    fi
+    if [ -f "${marker}" ] && [ "${force}" != true ]; then
+        log "stage ${n} (${name}): already done (${marker}); --force true to redo"
+        return 1
+    fi
+    log "stage ${n}: ${name}"
+    return 0
+}
+
+mark_done() { touch "$2/.stage${1}_${3}.done"; }
+
+if run_stage 1 data "${data_dir}"; then
+    # shellcheck disable=SC2086
+    local/data.sh --data_dir "${data_dir}" ${local_data_opts}
+    mark_done 1 "${data_dir}" data
+fi
+
+if run_stage 2 manifests "${data_dir}"; then
+    # local/data.sh lists the per-corpus manifests of each split in ${data_dir}/splits/<split>.list
+    split_args=()
+    for split in train valid test; do
+        list="${data_dir}/splits/${split}.list"
+        [ -s "${list}" ] || { echo "missing ${list} (written by local/data.sh)" >&2; exit 1; }
+        split_args+=(--split "${split}=$(paste -sd, "${list}")")
+    done
+    python -m audiotext.bin.make_stew --out-dir "${manifest_dir}" "${split_args[@]}"
+    mark_done 2 "${data_dir}" manifests
+fi
+
+tokenizer_model="${tokenizer_dir}/sp${vocab_size}.model"
+if run_stage 3 tokenizer "${data_dir}"; then
+    python -m audiotext.bin.train_tokenizer --cuts "${manifest_dir}/cuts_train.jsonl.gz" \
+        --out "${tokenizer_dir}/sp${vocab_size}" --vocab-size "${vocab_size}"
+    mark_done 3 "${data_dir}" tokenizer
+fi
+
+if run_stage 4 train "${exp_dir}"; then
+    launcher=(torchrun --nproc_per_node "${nproc_per_node}" --nnodes "${nnodes}")
+    if [ "${nnodes}" -gt 1 ]; then
+        launcher+=(--rdzv_backend c10d --rdzv_endpoint "${rdzv_endpoint}")
+    else
+        launcher+=(--standalone)
+    fi
+    resume=()
+    [ -f "${exp_dir}/checkpoints/LATEST" ] && resume=(--resume)
+    # shellcheck disable=SC2086
+    "${launcher[@]}" -m audiotext.bin.train --config "${train_config}" --exp-dir "${exp_dir}" \
+        --threads "${threads}" "${resume[@]}" \
+        "tokenizer_conf.model=${tokenizer_model}" \
+        "data.train_cuts=${manifest_dir}/cuts_train.jsonl.gz" \
+        "data.valid_cuts=${manifest_dir}/cuts_valid.jsonl.gz" \
+        ${train_args} 2>&1 | tee "${exp_dir}/logs/train.log"
+    mark_done 4 "${exp_dir}" train
+fi
+
+if run_stage 5 evaluate "${exp_dir}"; then
+    python -m audiotext.bin.evaluate --model-dir "${exp_dir}/checkpoints/best" --cuts-dir "${manifest_dir}" \
+        --eval-config "${eval_config}" --out "${exp_dir}/results.json" --threads "${threads}" \
+        2>&1 | tee "${exp_dir}/logs/evaluate.log"
+    mark_done 5 "${exp_dir}" evaluate
+fi
+
+if run_stage 6 report "${exp_dir}"; then
+    python -m audiotext.bin.report "${exp_dir}/results.json" | tee "${exp_dir}/report.txt"
+fi
+log "finished stages ${stage}..${stop_stage} of ${exp_dir}"
