@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 from lhotse import CutSet
-from lhotse.dataset import DynamicBucketingSampler, SpecAugment
+from lhotse.dataset import DynamicBucketingSampler, DynamicCutSampler, SpecAugment
 
 from audiotext.data.audio_checks import load_checked_audio
 from audiotext.data.features import Fbank, FbankConfig
@@ -159,6 +159,9 @@ def filter_long_cuts(cuts: CutSet, max_duration: float) -> CutSet:
 
 
 def make_sampler(cuts: CutSet, conf: DataConfig, train: bool, seed: int, world_size: int = 1, rank: int = 0):
+    if conf.num_buckets < 2:  # no bucketing: batches in manifest (or shuffled) order
+        return DynamicCutSampler(cuts, max_duration=conf.max_duration, shuffle=train, drop_last=train,
+                                 seed=seed, world_size=world_size, rank=rank)
     return DynamicBucketingSampler(
         cuts, max_duration=conf.max_duration, num_buckets=conf.num_buckets, shuffle=train, drop_last=train,
         seed=seed, world_size=world_size, rank=rank,
