@@ -30,7 +30,6 @@ class HearModel(nn.Module):
         self.scene_embedding_size = task.encoder.output_dim
         self.timestamp_embedding_size = task.encoder.output_dim
         self.frame_shift_ms = task.encoder.frame_shift_ms
-        self.fbank_shift_ms = task.fbank.conf.frame_shift_ms
 
     def _encode_window(self, audio: torch.Tensor) -> torch.Tensor:
         """(n, samples) -> (n, T, D) for equal-length inputs."""
@@ -58,7 +57,7 @@ class HearModel(nn.Module):
             pieces.append(frames)
             # output frame i sees fbank frames 4i .. 4i+6; its centre is fbank frame 4i+3
             idx = torch.arange(frames.shape[1], device=audio.device, dtype=torch.float32)
-            centre = (idx * 4 + 3) * self.fbank_shift_ms + 12.5
+            centre = self.task.fbank.frame_centre_ms(idx * 4 + 3)
             times.append(centre + 1000.0 * start / self.sample_rate)
         emb = torch.cat(pieces, dim=1)
         ts = torch.cat(times)[None].expand(audio.shape[0], -1).contiguous()

@@ -76,11 +76,11 @@ def main(argv=None) -> int:
     from audiotext.data.features import Fbank, FbankConfig
     from audiotext.tokenizers.byte import ByteTokenizer
 
-    cuts = CutSet.from_file(args.cuts).to_eager()
+    cuts = CutSet.from_file(args.cuts)  # lazy, as in training
     conf = DataConfig(max_duration=args.max_duration, num_buckets=args.num_buckets, num_workers=0)
     fbank = Fbank(FbankConfig())
-    hours = sum(c.duration for c in cuts) / 3600
-    print(f"{len(cuts)} clips, {hours:.2f} h, torch threads = 1")
+    durations = [c.duration for c in cuts]
+    print(f"{len(durations)} clips, {sum(durations) / 3600:.2f} h, torch threads = 1")
     results = {}
     for name, fn in (("baseline", lambda: run_baseline(cuts, fbank, args.baseline_batch_size)),
                      ("audiotext", lambda: run_audiotext(cuts, conf, ByteTokenizer()))):
