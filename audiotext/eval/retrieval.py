@@ -11,7 +11,8 @@ def ranks_text_to_audio(similarity: np.ndarray, caption_clip: Sequence[int]) -> 
     caption_clip = np.asarray(caption_clip)
     own = similarity[np.arange(len(caption_clip)), caption_clip]
     # ties count against the query: a clip scored equal to the right one ranks before it
-    return (similarity > own[:, None]).sum(1) + 1
+    # (so a constant model cannot score R@1 = 1); the right clip itself is among the >=
+    return (similarity >= own[:, None]).sum(1)
 
 
 def ranks_audio_to_text(similarity: np.ndarray, caption_clip: Sequence[int]) -> np.ndarray:
@@ -23,7 +24,9 @@ def ranks_audio_to_text(similarity: np.ndarray, caption_clip: Sequence[int]) -> 
         own = sim[clip, caption_clip == clip]
         if own.size == 0:
             raise ValueError(f"clip {clip} has no caption")
-        ranks[clip] = (sim[clip] > own.max()).sum() + 1
+        best = own.max()
+        # ties against the query, as above; the clip's other captions do not push it down
+        ranks[clip] = (sim[clip][caption_clip != clip] >= best).sum() + 1
     return ranks
 
 

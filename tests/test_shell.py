@@ -1,0 +1,45 @@
+"""Recipe shell scripts: shellcheck-clean, and the option parser rejects typos."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted(p for p in [*ROOT.glob("egs/**/*.sh"), *ROOT.glob("tools/*.sh"), ROOT / ".ci" / "run"]
+                 if "/data/" not in str(p) and "/exp/" not in str(p))
+
+
+def test_scripts_found():
+    names = {p.name for p in SCRIPTS}
+    assert {"run.sh", "pretrain.sh", "parse_options.sh", "data.sh", "install.sh"} <= names
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed (tools/install.sh)")
+def test_shellcheck_clean():
+    result = subprocess.run(["shellcheck", "-x", *map(str, SCRIPTS)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def run_parser(args, tmp_path):
+    script = tmp_path / "opts.sh"
+    script.write_text(
+        "set -euo pipefail\nstage=1\nexp_tag=default\n"
+        f". {ROOT}/egs/TEMPLATE/utils/parse_options.sh\n"
+        'echo "stage=${stage} exp_tag=${exp_tag} rest=$*"\n'
+    )
+    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True)
+
+
+def test_parse_options_sets_known_variables(tmp_path):
+    out = run_parser(["--stage", "3", "--exp-tag=my_exp", "pos1"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "stage=3 exp_tag=my_exp rest=pos1"
+
+
+def test_parse_options_rejects_unknown_option(tmp_path):
+    out = run_parser(["--stagee", "3"], tmp_path)
+    assert out.returncode != 0
+    assert "unknown option --stagee" in out.stderr
