@@ -57,9 +57,11 @@ def resolve(data: Dict[str, Any], where: str = "config") -> ExperimentConfig:
 def load_experiment(path: Optional[str], overrides: Sequence[str] = ()) -> ExperimentConfig:
     data = load_yaml(path) if path else {}
     apply_overrides(data, overrides)
+    from audiotext.registry import RegistryError
+
     try:
         return resolve(data)
-    except ConfigError as err:
+    except (ConfigError, RegistryError) as err:
         raise ConfigError(f"{path or '(no config file)'}: {err}") from None
 
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Generic, Iterator, Mapping, Optional, Ty
 T = TypeVar("T")
 
 
-class RegistryError(ValueError):
+class RegistryError(ValueError):  # ConfigError's sibling: both mean "fix your config"
     """Raised for an invalid registration or an unknown component name."""
 
 

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Optional, Tuple
 
 import numpy as np
 import soundfile as sf
+from lhotse.audio.utils import get_audio_duration_mismatch_tolerance, set_audio_duration_mismatch_tolerance
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,11 @@ def load_checked_audio(cut, sample_rate: int) -> Tuple[Optional[np.ndarray], Opt
 
 
 def _read_with_lhotse(cut) -> np.ndarray:
+    # lhotse pads a file up to 0.5 s short by default; hold it to our tolerance instead
+    if get_audio_duration_mismatch_tolerance() != LENGTH_TOLERANCE_S:
+        with warnings.catch_warnings():  # lhotse warns that augmentation may need slack; we use none
+            warnings.simplefilter("ignore")
+            set_audio_duration_mismatch_tolerance(LENGTH_TOLERANCE_S)
     try:
         return cut.load_audio()
     except Exception as err:  # lhotse wraps soundfile/ffmpeg errors in many types

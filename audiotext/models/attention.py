@@ -70,7 +70,8 @@ def _allowed(key_mask, causal, tq, tk, device):
 
 
 def sdpa_attention(q, k, v, key_mask=None, causal=False, dropout_p=0.0):
-    if key_mask is None:
+    if key_mask is None and (not causal or q.shape[-2] == k.shape[-2]):
+        # SDPA's is_causal aligns top-left; for unequal lengths use the explicit bottom-right mask
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=causal)
     allowed = _allowed(key_mask, causal, q.shape[-2], k.shape[-2], q.device)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout_p)

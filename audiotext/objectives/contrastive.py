@@ -28,7 +28,9 @@ def contrastive_loss(audio: torch.Tensor, text: torch.Tensor, logit_scale: torch
     ``audio`` and ``text`` are this rank's L2-normalised embeddings. Under torchrun
     the other ranks' rows are gathered with gradients, each rank scores its own rows
     against all, and DDP's gradient averaging then gives the gradient of the
-    global-batch loss. In one process this is the plain global loss.
+    global-batch loss (each rank's loss is weighted by its share of rows, as
+    duration-bucketed batches differ in size). In one process this is the plain
+    global loss.
     """
     all_audio = distributed.gather_with_grad(audio)
     all_text = distributed.gather_with_grad(text)
@@ -37,7 +39,10 @@ def contrastive_loss(audio: torch.Tensor, text: torch.Tensor, logit_scale: torch
     targets = torch.arange(audio.shape[0], device=audio.device) + offset
     logits_a2t = logit_scale * audio @ all_text.t()
     logits_t2a = logit_scale * text @ all_audio.t()
-    return 0.5 * (F.cross_entropy(logits_a2t, targets) + F.cross_entropy(logits_t2a, targets))
+    loss = 0.5 * (F.cross_entropy(logits_a2t, targets) + F.cross_entropy(logits_t2a, targets))
+    # DDP averages gradients over ranks; weighting by this rank's share of rows makes
+    # that average the global-batch mean even when ranks hold different numbers of rows
+    return loss * (audio.shape[0] * len(sizes) / sum(sizes))
 
 
 @register_objective("contrastive")

@@ -155,7 +155,7 @@ class Trainer:
         self.skips.counts.update(state.get("skipped", {}))
         _set_rng_state(state["rng"])
         if state.get("sampler") is not None:  # applied to the first sampler fit() makes
-            self._pending_sampler_state = json.loads(state["sampler"])
+            self._pending_sampler_state = state["sampler"]
         log.info("resumed from %s at step %d", path, self.step)
         return True
 
@@ -167,7 +167,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "step": self.step, "epoch": self.epoch, "best_valid": self.best_valid,
             "skipped": dict(self.skips.counts), "rng": _rng_state(),
-            "sampler": json.dumps(sampler.state_dict()) if sampler is not None else None,
+            "sampler": sampler.state_dict() if sampler is not None else None,
         }
         path = save_checkpoint(self.ckpt_root / name, self.task, state, self.checkpoint_files)
         if name.startswith("step-"):

@@ -1,0 +1,10 @@
+"""mini_stew: a small multi-domain audio-caption corpus (speech, music, sound) built fully offline.
+
+Deterministic from a seed and written as Lhotse manifests plus 16 kHz mono WAV files.
+Needs the Debian packages espeak-ng, fluidsynth, timgm6mb-soundfont and sonic-pi-samples
+(tools/install.sh installs them).
+"""
+from .build import build
+from .common import MissingToolError, check_tools
+
+__all__ = ["build", "check_tools", "MissingToolError"]
