@@ -224,3 +224,31 @@ def test_loader_over_corrupt_corpus(corpus, num_workers):
     assert dict(counter.counts) == {"unreadable": 2, "truncated": 1, "empty": 1, "non_finite": 1}
     assert counter.summary()["by_reason"] == dict(counter.counts)
     assert sorted(counter.examples["unreadable"]) == sorted([corpus["bad"]["garbage"], corpus["bad"]["deleted"]])
+
+
+def test_caption_style_weights_steer_the_draw(tmp_path):
+    """A clip with two captions: style weights set how often each is drawn in training."""
+    from lhotse import CutSet, SupervisionSegment
+
+    from audiotext.data.dataset import AudioCaptionDataset, DataConfig
+    from audiotext.tokenizers.byte import ByteTokenizer
+    from fixtures import make_corpus
+
+    cuts = CutSet.from_file(make_corpus(tmp_path, num_clips=1)).to_eager()
+    cut = cuts[0]
+    first = cut.supervisions[0]
+    second = SupervisionSegment(id=first.id + "-b", recording_id=first.recording_id, start=0.0,
+                                duration=first.duration,
+                                custom={**first.custom, "caption": "the transcript", "style": "transcript"})
+    cut.supervisions = [first, second]
+    one = CutSet.from_cuts([cut])
+
+    def share_of_transcripts(weights):
+        conf = DataConfig(caption_style_weights=weights)
+        conf.specaug.enabled = False
+        ds = AudioCaptionDataset(ByteTokenizer(), conf, train=True, seed=0)
+        return sum(ds[one]["captions"][0] == "the transcript" for _ in range(400)) / 400
+
+    assert 0.4 < share_of_transcripts({}) < 0.6
+    assert 0.15 < share_of_transcripts({"transcript": 0.25}) < 0.25
+    assert share_of_transcripts({"transcript": 0.0}) == 0.0

@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     if not resumed:
         task.prepare(train_cuts)
 
-    def make_train_loader(epoch: int):
+    def make_train_loader():
         return make_loader(train_cuts, task.tokenizer, exp.data, train=True, seed=exp.trainer.seed,
                            world_size=distributed.world_size(), rank=distributed.rank())
 

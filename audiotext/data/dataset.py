@@ -44,6 +44,9 @@ class DataConfig:
     num_buckets: int = 8
     num_workers: int = 1
     max_caption_tokens: int = 64
+    # relative chance of drawing a caption of each style when a clip has several (default 1.0),
+    # e.g. {transcript: 0.3} when the encoder is too small to learn speech recognition
+    caption_style_weights: Dict[str, float] = field(default_factory=dict)
     max_clip_duration: float = 30.0  # longer cuts are dropped (and counted) before sampling
     fbank: FbankConfig = field(default_factory=FbankConfig)
     specaug: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
@@ -107,13 +110,19 @@ class AudioCaptionDataset(torch.utils.data.Dataset):
             if feat.shape[0] < 8:
                 skipped.append((cut.id, "too_short"))
                 continue
-            chosen = self.rng.choice(options) if self.train else options[0]
+            chosen = self._draw(options) if self.train else options[0]
             feats.append(feat)
             captions.append(chosen["caption"])
             styles.append(chosen["style"])
             domains.append(chosen["domain"])
             ids.append(cut.id)
         return self.collate(feats, captions, ids, styles, domains, skipped)
+
+    def _draw(self, options: List[Dict[str, Any]]) -> Dict[str, Any]:
+        weights = [self.conf.caption_style_weights.get(o["style"], 1.0) for o in options]
+        if sum(weights) <= 0:
+            weights = [1.0] * len(options)
+        return self.rng.choices(options, weights=weights, k=1)[0]
 
     def collate(self, feats, captions, ids, styles, domains, skipped) -> Dict[str, Any]:
         batch: Dict[str, Any] = {"cut_ids": ids, "captions": captions, "styles": styles, "domains": domains,
@@ -177,7 +186,7 @@ def make_loader(cuts: CutSet, tokenizer, conf: DataConfig, train: bool, seed: in
     dataset = AudioCaptionDataset(tokenizer, conf, train=train, seed=seed + rank)
     loader = torch.utils.data.DataLoader(
         dataset, sampler=sampler, batch_size=None, num_workers=conf.num_workers,
-        persistent_workers=False, prefetch_factor=4 if conf.num_workers > 0 else None,
+        persistent_workers=conf.num_workers > 0, prefetch_factor=4 if conf.num_workers > 0 else None,
     )
     return loader, sampler
 

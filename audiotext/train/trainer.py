@@ -191,7 +191,10 @@ class Trainer:
         return bool(flag.item() > 0)
 
     def fit(self, make_train_loader: Callable[[int], Any], valid_loader: Optional[Any] = None) -> Dict[str, Any]:
-        """``make_train_loader(epoch) -> (loader, sampler)``; trains until ``max_steps``."""
+        """``make_train_loader() -> (loader, sampler)``; trains until ``max_steps``.
+
+        The loader is made once: its workers persist across epochs and the sampler
+        reshuffles on ``set_epoch`` (a new loader per epoch cost seconds each time)."""
         conf = self.conf
         start = time.time()
         bar = tqdm(total=conf.max_steps, initial=self.step, disable=not (conf.progress_bar and distributed.is_main()),
@@ -200,8 +203,8 @@ class Trainer:
         count = 0
         last_valid: Dict[str, float] = {}
         audio_seconds = 0.0
+        loader, sampler = make_train_loader()
         while self.step < conf.max_steps:
-            loader, sampler = make_train_loader(self.epoch)
             sampler.set_epoch(self.epoch)
             self._resume_sampler_state(sampler)
             batches_this_epoch = 0

@@ -17,8 +17,8 @@ objective=contrastive       # picks conf/train_${objective}.yaml unless --train_
 train_config=""
 eval_config=conf/eval.yaml
 data_dir=data               # per-corpus manifests from local/data.sh
-manifest_dir=data/manifests # curated train/valid/test CutSets
-tokenizer_dir=data/tokenizer
+manifest_dir=""             # curated train/valid/test CutSets; default ${data_dir}/manifests
+tokenizer_dir=""            # default ${data_dir}/tokenizer
 vocab_size=1000
 exp_tag=""                  # experiment name; default <recipe>_<objective>
 exp_root=exp
@@ -36,6 +36,8 @@ help_message="Usage: $0 [options]; see the header of $0 for stages and options."
 . "$(dirname "$0")/../TEMPLATE/utils/parse_options.sh"
 
 recipe="$(basename "$(pwd)")"
+manifest_dir="${manifest_dir:-${data_dir}/manifests}"
+tokenizer_dir="${tokenizer_dir:-${data_dir}/tokenizer}"
 train_config="${train_config:-conf/train_${objective}.yaml}"
 exp_tag="${exp_tag:-${recipe}_${objective}}"
 exp_dir="${exp_root}/${exp_tag}"

@@ -1,7 +1,7 @@
 """Speech clips: espeak-ng voices reading sentences from a small English grammar.
 
 Captions: ``transcript`` (the sentence) and ``speaking_style`` (a ParaSpeechCaps-like description
-of gender, accent, pitch and pace). The speaker identity is the espeak voice plus variant.
+of gender, accent, voice quality, pitch and pace). The speaker identity is the espeak voice plus variant.
 """
 from __future__ import annotations
 
@@ -36,6 +36,16 @@ VOICES: Dict[str, Tuple[str, str]] = {
 }
 MALE_VARIANTS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7"]
 FEMALE_VARIANTS = ["f1", "f2", "f3", "f4", "f5"]
+
+# Intrinsic voice-quality tags per espeak variant (ParaSpeechCaps describes speakers with such
+# tags: "husky", "nasal", ...). Each follows the variant's synthesis settings: flutter/roughness,
+# echo, raised formants (brighter, thinner), wide formant bandwidths (muffled, hollow).
+TIMBRES = {
+    "m1": ["slightly rough", "wavering"], "m2": ["echoing", "reverberant"], "m3": ["plain", "even"],
+    "m4": ["bright", "thin"], "m5": ["muffled", "dark"], "m6": ["hollow", "boomy"], "m7": ["soft", "mellow"],
+    "f1": ["slightly shaky", "fluttering"], "f2": ["raspy", "slightly rough"], "f3": ["thin", "bright"],
+    "f4": ["echoing", "reverberant"], "f5": ["smooth", "clear"],
+}
 
 # espeak -p (0-99) and -s (words per minute) ranges per bucket.
 PITCH_RANGES = {"low": (12, 30), "medium": (42, 58), "high": (70, 88)}
@@ -161,17 +171,19 @@ GENDER_WORDS = {
     "female": {"noun": ["woman", "female speaker"], "adj": ["female", "feminine"]},
 }
 STYLE_TEMPLATES = [
-    "{A} {gnoun} with {acc} speaks {pace_adv} in {a_pitch} {pitch_adj} voice.",
-    "{A_pitch} {pitch_adj} {gadj} voice with {acc}, speaking {pace_adv}.",
-    "{A_accadj} {accadj} {gnoun} talks {pace_adv}; the voice is {pitch_pred}.",
-    "A {gadj} speaker with {acc}. The pitch is {pitch_pred} and the pace is {pace_pred}.",
-    "{A_pace} {pace_adj} delivery from {a} {gnoun} with {acc} and {a_pitch} {pitch_adj} voice.",
-    "{A} {gnoun} speaking English with {acc}, {pace_adv}, in {a_pitch} {pitch_adj} tone.",
+    "{A} {gnoun} with {acc} speaks {pace_adv} in {a_pitch} {pitch_adj}, {timbre} voice.",
+    "{A_pitch} {pitch_adj}, {timbre} {gadj} voice with {acc}, speaking {pace_adv}.",
+    "{A_accadj} {accadj} {gnoun} talks {pace_adv}; the voice is {pitch_pred} and {timbre}.",
+    "A {gadj} speaker with {acc} and {a_timbre} {timbre} voice. The pitch is {pitch_pred} and the pace is {pace_pred}.",
+    "{A_pace} {pace_adj} delivery from {a} {gnoun} with {acc} and {a_pitch} {pitch_adj}, {timbre} voice.",
+    "{A} {gnoun} speaking English with {acc}, {pace_adv}, in {a_timbre} {timbre}, {pitch_adj} tone.",
 ]
 
 
-def speaking_style_caption(gender: str, accent_adj: str, pitch: str, pace: str, rng: np.random.Generator) -> str:
+def speaking_style_caption(gender: str, accent_adj: str, pitch: str, pace: str, rng: np.random.Generator,
+                           variant: str = "m3") -> str:
     pick = lambda seq: seq[int(rng.integers(len(seq)))]  # noqa: E731
+    timbre = pick(TIMBRES[variant])
     gnoun = pick(GENDER_WORDS[gender]["noun"])
     pitch_adj = pick(PITCH_WORDS[pitch]["adj"])
     pace_adj = pick(PACE_WORDS[pace]["adj"])
@@ -182,6 +194,7 @@ def speaking_style_caption(gender: str, accent_adj: str, pitch: str, pace: str, 
         pitch_adj=pitch_adj, a_pitch=_article(pitch_adj), A_pitch=_article(pitch_adj).capitalize(),
         pitch_pred=pick(PITCH_WORDS[pitch]["pred"]), pace_adv=pick(PACE_WORDS[pace]["adv"]),
         pace_pred=pick(PACE_WORDS[pace]["pred"]), pace_adj=pace_adj, A_pace=_article(pace_adj).capitalize(),
+        timbre=timbre, a_timbre=_article(timbre),
     )
     return text
 
@@ -211,19 +224,21 @@ def plan(n: int, counts: Dict[str, int], seed: int) -> List[dict]:
     for i, clip in enumerate(clips):
         voice_id, gender, voice = speaker_col[i]
         accent, accent_adj = VOICES[voice]
+        variant = voice_id.split("+")[1]
         rng = clip_rng(seed, "speech", i, 1)
         clip.update({
             "id": f"speech-{i:06d}", "domain": "speech", "split": splits[i], "seed": seed,
             "voice": voice_id, "text": texts[i], "source": "mini_stew/espeak",
             "source_item": texts[i],
             "labels": {
-                "voice": voice_id, "gender": gender, "accent": accent, "pitch_bucket": pitch_col[i],
+                "voice": voice_id, "gender": gender, "accent": accent, "timbre": TIMBRES[variant][0],
+                "pitch_bucket": pitch_col[i],
                 "speaking_rate": rate_col[i], "words_per_minute": clip["rate"], "transcript": texts[i],
             },
             # speaking_style first: consumers that take a clip's first caption get the one that
             # describes the sound of the voice, which an audio encoder can learn without ASR
             "captions": {
-                "speaking_style": speaking_style_caption(gender, accent_adj, pitch_col[i], rate_col[i], rng),
+                "speaking_style": speaking_style_caption(gender, accent_adj, pitch_col[i], rate_col[i], rng, variant),
                 "transcript": texts[i],
             },
         })
