@@ -44,7 +44,8 @@ class AudioTextPretrainTask(Task):
         self.fbank = Fbank(exp.data.fbank)
 
     def prepare(self, train_cuts) -> None:
-        total = torch.zeros_like(self.feature_mean, dtype=torch.float64)
+        # accumulate on the CPU (where fbank runs) whatever device the task already sits on
+        total = torch.zeros(self.feature_mean.shape, dtype=torch.float64)
         total_sq = torch.zeros_like(total)
         frames = 0
         for cut in itertools.islice(train_cuts, self.conf.normalization_clips):

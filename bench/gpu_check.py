@@ -1,0 +1,136 @@
+"""GPU check: attention paths agree on CUDA, bf16 training runs, and step speed per path.
+
+    python bench/gpu_check.py [--out DIR]
+
+Prints (1) dispatch equivalence on CUDA (SDPA vs math, fp32 and bf16, padded, causal),
+(2) the mini recipe's model: training step time fp32 vs bf16 autocast and SDPA vs math, as
+ratios measured in the same run, (3) a real `audiotext.bin.train` run on CUDA (precision auto ->
+bf16) on a generated toy corpus, whose checkpoint then loads through the HEAR API on CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+MINI = ["encoder_conf.d_model=192", "encoder_conf.num_layers=4", "encoder_conf.num_heads=4", "encoder_conf.d_ff=768",
+        "encoder_conf.subsampling_channels=32", "encoder_conf.dropout=0.0", "text_encoder_conf.d_model=192",
+        "text_encoder_conf.num_layers=2", "text_encoder_conf.d_ff=768", "text_encoder_conf.dropout=0.0",
+        "objective_conf.embed_dim=192"]
+
+
+def attention_equivalence(report):
+    from audiotext.models import attention as attn
+
+    report["flash_attn_importable"] = attn.HAVE_FLASH_ATTN
+    g = torch.Generator(device="cuda").manual_seed(0)
+    b, h, t, d = 8, 4, 300, 48
+    lens = torch.randint(5, t + 1, (b,), generator=g, device="cuda")
+    mask = torch.arange(t, device="cuda")[None] < lens[:, None]
+    for dtype, name in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+        q, k, v = (torch.randn(b, h, t, d, generator=g, device="cuda").to(dtype) for _ in range(3))
+        for causal in (False, True):
+            ref = attn.attention(q.float(), k.float(), v.float(), key_mask=mask, causal=causal, backend="math")
+            for backend in ("sdpa", "math", "auto") + (("flash",) if attn.flash_usable(q) else ()):
+                out = attn.attention(q, k, v, key_mask=mask, causal=causal, backend=backend).float()
+                report[f"attn.{name}.causal={causal}.{backend}.max_abs_diff_vs_fp32_math"] = float((out - ref).abs().max())
+    report["attn.auto_resolves_to"] = attn.resolve_backend("auto", torch.zeros(1, device="cuda", dtype=torch.bfloat16))
+
+
+def step_timing(report):
+    from audiotext.experiment import build_task, load_experiment
+
+    B, T = 64, 1000  # 64 clips of 10 s: 640 s of audio per batch, the paper's ~600 s per GPU
+    batch = {"features": torch.randn(B, T, 80, device="cuda"), "feature_lens": torch.full((B,), T, device="cuda"),
+             "tokens": torch.randint(4, 260, (B, 24), device="cuda"), "token_lens": torch.full((B,), 24, device="cuda")}
+    results = {}
+    for backend in ("sdpa", "math"):
+        for bf16 in (False, True):
+            exp = load_experiment(None, ["tokenizer=byte", f"encoder_conf.attention_backend={backend}",
+                                         f"text_encoder_conf.attention_backend={backend}"] + MINI)
+            torch.manual_seed(0)
+            task = build_task(exp).cuda()
+            opt = torch.optim.AdamW(task.parameters(), 1e-4)
+            times = []
+            for i in range(12):
+                torch.cuda.synchronize()
+                start = time.perf_counter()
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+                    loss, _ = task(batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                torch.cuda.synchronize()
+                times.append(time.perf_counter() - start)
+            step = sorted(times[2:])[len(times[2:]) // 2]  # median after warm-up
+            key = f"{backend}.{'bf16' if bf16 else 'fp32'}"
+            results[key] = step
+            report[f"step.{key}.seconds"] = step
+            report[f"step.{key}.audio_x_realtime"] = B * T / 100.0 / step
+    report["ratio.sdpa_bf16_vs_sdpa_fp32_speedup"] = results["sdpa.fp32"] / results["sdpa.bf16"]
+    report["ratio.sdpa_vs_math_fp32_speedup"] = results["math.fp32"] / results["sdpa.fp32"]
+    report["ratio.sdpa_vs_math_bf16_speedup"] = results["math.bf16"] / results["sdpa.bf16"]
+
+
+def train_run(report, workdir: Path):
+    from audiotext import hear
+    from audiotext.bin import train as train_cli
+    from fixtures import make_corpus
+
+    cuts = make_corpus(workdir / "data", num_clips=64)
+    config = workdir / "exp.yaml"
+    config.write_text(textwrap.dedent(f"""
+        tokenizer: byte
+        data: {{train_cuts: {cuts}, valid_cuts: {cuts}, max_duration: 30, num_buckets: 2, num_workers: 2}}
+        trainer: {{max_steps: 40, valid_interval: 20, save_interval: 20, log_interval: 10, progress_bar: false}}
+        task_conf: {{normalization_clips: 16}}
+    """))
+    start = time.time()
+    rc = train_cli.main(["--config", str(config), "--exp-dir", str(workdir / "exp")] + MINI)
+    report["train_cli.rc"] = rc
+    report["train_cli.seconds"] = time.time() - start
+    summary = json.loads((workdir / "exp" / "train_summary.json").read_text())
+    report["train_cli.steps"] = summary["steps"]
+    report["train_cli.best_valid_loss"] = summary["best_valid_loss"]
+    model = hear.load_model(str(workdir / "exp" / "checkpoints" / "best"))  # loads on CPU
+    emb = hear.get_scene_embeddings(torch.zeros(2, 16000), model)
+    report["hear.scene_shape"] = list(emb.shape)
+    report["hear.finite"] = bool(torch.isfinite(emb).all())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="")
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        print("no CUDA device: nothing to check")
+        return 1
+    report = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
+    with tempfile.TemporaryDirectory() as tmp:
+        sections = (("attention", attention_equivalence), ("train_cli", lambda r: train_run(r, Path(tmp))),
+                    ("timing", step_timing))
+        for name, fn in sections:
+            try:
+                fn(report)
+            except Exception as err:  # keep going: every section reports on its own
+                report[f"{name}.error"] = repr(err)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "gpu_check.json").write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
