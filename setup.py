@@ -36,6 +36,10 @@ setup(
         "console_scripts": [
             "audiotext-train=audiotext.bin.train:main",
             "audiotext-evaluate=audiotext.bin.evaluate:main",
+            "audiotext-report=audiotext.bin.report:main",
+            "audiotext-train-tokenizer=audiotext.bin.train_tokenizer:main",
+            "audiotext-make-stew=audiotext.bin.make_stew:main",
+            "audiotext-prepare-mini-stew=audiotext.bin.prepare_mini_stew:main",
         ],
     },
 )
