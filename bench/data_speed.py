@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cuts", required=True)
     parser.add_argument("--max-duration", type=float, default=240.0)
-    parser.add_argument("--num-buckets", type=int, default=6)
+    parser.add_argument("--num-buckets", type=int, default=20)
     parser.add_argument("--baseline-batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2, help="best of N passes for each loader")
     args = parser.parse_args(argv)
