@@ -206,7 +206,8 @@ class Trainer:
         loader, sampler = make_train_loader()
         while self.step < conf.max_steps:
             sampler.set_epoch(self.epoch)
-            self._resume_sampler_state(sampler)
+            # a checkpoint taken at the end of an epoch resumes into an exhausted sampler
+            resumed_mid_epoch = self._resume_sampler_state(sampler)
             batches_this_epoch = 0
             for batch in loader:
                 batches_this_epoch += 1
@@ -244,7 +245,7 @@ class Trainer:
                 if self.step >= conf.max_steps:
                     break
             else:
-                if batches_this_epoch == 0:
+                if batches_this_epoch == 0 and not resumed_mid_epoch:
                     raise RuntimeError(
                         f"epoch {self.epoch} produced no batches: the training set is smaller than one "
                         "batch per bucket (lower data.max_duration or data.num_buckets)")
@@ -265,10 +266,12 @@ class Trainer:
             self.writer.close()
         return summary
 
-    def _resume_sampler_state(self, sampler) -> None:
-        if self._pending_sampler_state is not None:
-            sampler.load_state_dict(self._pending_sampler_state)
-            self._pending_sampler_state = None
+    def _resume_sampler_state(self, sampler) -> bool:
+        if self._pending_sampler_state is None:
+            return False
+        sampler.load_state_dict(self._pending_sampler_state)
+        self._pending_sampler_state = None
+        return True
 
     @torch.no_grad()
     def validate(self, loader, train_sampler=None) -> Dict[str, float]:
