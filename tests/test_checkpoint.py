@@ -173,3 +173,17 @@ def test_unknown_component_name_exits_2(setup, tmp_path, capsys):
     rc = main(["--config", str(config), "--exp-dir", str(tmp_path / "bad"), "encoder=conformerr"])
     assert rc == 2
     assert "conformerr" in capsys.readouterr().err
+
+
+def test_weights_load_strictly(tmp_path):
+    """A checkpoint never loads silently into a model whose keys differ."""
+    from audiotext.train.checkpoint import load_weights, save_checkpoint
+
+    saved = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    save_checkpoint(tmp_path / "ck", saved, None, {})
+    same = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    load_weights(same, tmp_path / "ck")
+    assert torch.equal(same[0].weight, saved[0].weight)
+    other = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    with pytest.raises(RuntimeError, match="Missing key"):
+        load_weights(other, tmp_path / "ck")

@@ -79,13 +79,12 @@ def latest_checkpoint(checkpoint_root: Path) -> Optional[Path]:
     return path
 
 
-def load_weights(model: torch.nn.Module, directory: Path, strict: bool = True) -> None:
+def load_weights(model: torch.nn.Module, directory: Path) -> None:
+    """Load ``model.safetensors`` strictly: a missing or unexpected key is an error."""
     path = Path(directory) / WEIGHTS
     if not path.is_file():
         raise FileNotFoundError(f"no model weights at {path}")
-    missing, unexpected = model.load_state_dict(load_file(str(path)), strict=strict)
-    if missing or unexpected:  # only reachable with strict=False
-        raise RuntimeError(f"{path}: missing keys {missing}, unexpected keys {unexpected}")
+    model.load_state_dict(load_file(str(path)), strict=True)
 
 
 def load_trainer_state(directory: Path) -> Dict[str, Any]:
