@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import random
+import shutil
 import time
 from collections import defaultdict
 from contextlib import nullcontext
@@ -175,8 +176,6 @@ class Trainer:
             steps = sorted(p for p in self.ckpt_root.glob("step-*") if p.is_dir() and not p.name.endswith((".tmp", ".old")))
             for old in steps[: -self.conf.keep_checkpoints]:
                 if old.name != name:
-                    import shutil
-
                     shutil.rmtree(old)
         return path
 
