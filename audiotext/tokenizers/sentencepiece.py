@@ -44,7 +44,7 @@ class SentencePieceTokenizer(Tokenizer):
 
 def train_sentencepiece(captions: Iterable[str], model_prefix: str, vocab_size: int = 1000,
                         model_type: str = "unigram") -> Path:
-    """Train a model on ``captions``; writes ``<model_prefix>.model`` and ``.vocab``."""
+    """Train a model on ``captions``; writes ``<model_prefix>.model`` (atomically)."""
     captions = [c.strip() for c in captions if c and c.strip()]
     if not captions:
         raise ValueError("no captions to train the tokenizer on")
