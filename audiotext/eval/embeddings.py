@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -23,17 +23,24 @@ class EmbeddedSet:
     audio: Optional[np.ndarray] = None  # (N, E) retrieval embeddings, when the objective has them
     captions: List[List[str]] = field(default_factory=list)
     skipped: Dict[str, Any] = field(default_factory=dict)
+    extra: List[Any] = field(default_factory=list)  # per clip, what ``frame_hook`` returned
 
 
 @torch.no_grad()
 def embed_cuts(task, cuts, batch_seconds: float = 120.0, with_captions: bool = True,
-               device: torch.device = torch.device("cpu")) -> EmbeddedSet:
-    """Encode every usable clip of ``cuts`` (unusable ones are skipped and counted)."""
+               device: torch.device = torch.device("cpu"),
+               frame_hook: Optional[Callable[[torch.Tensor, torch.Tensor], List[Any]]] = None) -> EmbeddedSet:
+    """Encode every usable clip of ``cuts`` (unusable ones are skipped and counted).
+
+    ``frame_hook(frames, frame_lens)``, when given, runs on each batch of encoder
+    frames and returns one item per clip (e.g. a generated caption); the items land
+    in ``EmbeddedSet.extra`` in clip order.
+    """
     task.eval().to(device)
     pool = MeanPooling()
     has_audio_space = hasattr(task.objective, "embed_audio")
     items = sorted(cuts, key=lambda c: c.duration)  # similar lengths together: little padding
-    ids, labels, pooled, audio_emb, captions = [], [], [], [], []
+    ids, labels, pooled, audio_emb, captions, extra = [], [], [], [], [], []
     skips = SkipCounter()
     batch: list = []
 
@@ -49,6 +56,8 @@ def embed_cuts(task, cuts, batch_seconds: float = 120.0, with_captions: bool = T
         pooled.append(pool(frames, frame_lens).float().cpu().numpy())
         if has_audio_space:
             audio_emb.append(task.objective.embed_audio(frames, frame_lens).float().cpu().numpy())
+        if frame_hook is not None:
+            extra.extend(frame_hook(frames, frame_lens))
         for cut, _ in batch:
             ids.append(cut.id)
             sup = cut.supervisions[0] if cut.supervisions else None
@@ -74,7 +83,7 @@ def embed_cuts(task, cuts, batch_seconds: float = 120.0, with_captions: bool = T
     return EmbeddedSet(
         cut_ids=ids, labels=labels, pooled=np.concatenate(pooled),
         audio=np.concatenate(audio_emb) if has_audio_space else None,
-        captions=captions if with_captions else [], skipped=skips.summary(),
+        captions=captions if with_captions else [], skipped=skips.summary(), extra=extra,
     )
 
 
@@ -85,7 +94,8 @@ def embed_texts(task, texts: List[str], batch_size: int = 256,
     out = []
     max_tokens = task.objective.text_encoder.conf.max_length if hasattr(task.objective, "text_encoder") else 64
     for start in range(0, len(texts), batch_size):
-        chunk = tokenize(task.tokenizer, texts[start:start + batch_size], max_tokens)
-        emb = task.objective.embed_text(chunk["tokens"].to(device), chunk["token_lens"].to(device))
+        piece = texts[start:start + batch_size]
+        chunk = tokenize(task.tokenizer, piece, max_tokens)
+        emb = task.objective.embed_text(chunk["tokens"].to(device), chunk["token_lens"].to(device), piece)
         out.append(emb.float().cpu().numpy())
     return np.concatenate(out)

@@ -29,7 +29,9 @@ class Objective(nn.Module):
     report maps names to floats/0-d tensors for logging. An objective owns the
     modules it needs beyond the audio encoder (text encoder, heads, decoder).
     Objectives that embed audio and text in one space (for retrieval) also
-    implement ``embed_audio(frames, lens)`` and ``embed_text(tokens, lens)``.
+    implement ``embed_audio(frames, lens)`` and ``embed_text(tokens, lens, texts)``;
+    captioning ones ``generate(frames, lens, decode_conf)`` and
+    ``sequence_log_likelihood(frames, lens, tokens, token_lens)``.
     """
 
     def forward(self, frames: torch.Tensor, frame_lens: torch.Tensor, batch: Dict[str, Any]) -> Tuple[torch.Tensor, Dict[str, Any]]:

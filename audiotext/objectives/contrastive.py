@@ -78,13 +78,13 @@ class ContrastiveObjective(Objective):
     def embed_audio(self, frames, frame_lens):
         return F.normalize(self.audio_proj(self.audio_pool(frames, frame_lens)), dim=-1)
 
-    def embed_text(self, tokens, token_lens):
-        hidden, lens = self.text_encoder(tokens, token_lens)
+    def embed_text(self, tokens, token_lens, texts=None):
+        hidden, lens = self.text_encoder(tokens, token_lens, texts)
         return F.normalize(self.text_proj(self.text_pool(hidden, lens)), dim=-1)
 
     def forward(self, frames, frame_lens, batch):
         audio = self.embed_audio(frames, frame_lens)
-        text = self.embed_text(batch["tokens"], batch["token_lens"])
+        text = self.embed_text(batch["tokens"], batch["token_lens"], batch.get("captions"))
         scale = self.scale()
         loss = contrastive_loss(audio.float(), text.float(), scale.float())
         with torch.no_grad():

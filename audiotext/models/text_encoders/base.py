@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -12,12 +12,17 @@ class TextEncoder(nn.Module):
     """Base of every text encoder.
 
     Built as ``cls(conf, vocab_size=..., pad_id=...)``;
-    forward(tokens (B, L), lengths (B,)) -> (hidden (B, L, output_dim), lengths (B,)).
+    forward(tokens (B, L), lengths (B,), texts) -> (hidden (B, L', output_dim), lengths (B,)).
+    ``texts`` are the raw captions of the batch: an encoder with its own tokenizer
+    (a pretrained one, ``needs_texts = True``) reads them and ignores the ids of
+    the framework's tokenizer.
     """
 
     output_dim: int
+    needs_texts: bool = False
 
-    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor,
+                texts: Optional[List[str]] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
 

@@ -36,7 +36,7 @@ class TransformerTextEncoder(TextEncoder):
         )
         self.final_norm = nn.LayerNorm(conf.d_model)
 
-    def forward(self, tokens, lengths):
+    def forward(self, tokens, lengths, texts=None):
         if tokens.shape[1] > self.conf.max_length:
             raise ValueError(f"text of {tokens.shape[1]} tokens exceeds max_length={self.conf.max_length}")
         x = self.drop(self.embed(tokens) + self.positions[: tokens.shape[1]])

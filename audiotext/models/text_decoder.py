@@ -1,0 +1,73 @@
+"""Transformer text decoder with cross-attention to audio frames (captioning head)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from audiotext.models.transformer import TransformerBlock, lengths_to_mask
+
+
+@dataclass
+class TextDecoderConfig:
+    d_model: int = 256
+    num_layers: int = 2
+    num_heads: int = 4
+    d_ff: int = 1024
+    max_length: int = 64
+    dropout: float = 0.1
+    tie_embeddings: bool = True  # output projection shares the token embedding (fewer parameters)
+    attention_backend: str = "auto"
+
+
+class TextDecoder(nn.Module):
+    """Pre-norm decoder: token embedding + learned positions, self-attention (causal or
+    not), cross-attention to the audio memory, FFN; logits over the tokenizer's vocabulary.
+
+    The embedding table has one extra row, ``mask_id == vocab_size``: the input token of
+    parallel (non-autoregressive) decoding. It is never predicted.
+    """
+
+    def __init__(self, conf: TextDecoderConfig, vocab_size: int, memory_dim: int, pad_id: int = 0):
+        super().__init__()
+        self.conf = conf
+        self.vocab_size = vocab_size
+        self.mask_id = vocab_size
+        self.pad_id = pad_id
+        self.embed = nn.Embedding(vocab_size + 1, conf.d_model, padding_idx=pad_id)
+        # small init: with tied embeddings the logits start near uniform
+        nn.init.normal_(self.embed.weight, std=conf.d_model ** -0.5)
+        with torch.no_grad():
+            self.embed.weight[pad_id].zero_()
+        self.positions = nn.Parameter(torch.zeros(conf.max_length, conf.d_model))
+        nn.init.normal_(self.positions, std=0.02)
+        self.memory_proj = nn.Linear(memory_dim, conf.d_model) if memory_dim != conf.d_model else nn.Identity()
+        self.drop = nn.Dropout(conf.dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(conf.d_model, conf.num_heads, conf.d_ff, conf.dropout, 0.0, conf.attention_backend,
+                             cross_attention=True)
+            for _ in range(conf.num_layers)
+        )
+        self.final_norm = nn.LayerNorm(conf.d_model)
+        self.out_proj = None if conf.tie_embeddings else nn.Linear(conf.d_model, vocab_size, bias=False)
+
+    def prepare_memory(self, frames: torch.Tensor) -> torch.Tensor:
+        """Project audio frames once; decoding steps then reuse the result."""
+        return self.memory_proj(frames)
+
+    def forward(self, tokens: torch.Tensor, token_lens: torch.Tensor, memory: torch.Tensor,
+                memory_lens: torch.Tensor, causal: bool = True) -> torch.Tensor:
+        """tokens (B, L) -> logits (B, L, vocab_size). ``memory`` comes from prepare_memory."""
+        length = tokens.shape[1]
+        if length > self.conf.max_length:
+            raise ValueError(f"decoder input of {length} tokens exceeds max_length={self.conf.max_length}")
+        x = self.drop(self.embed(tokens) + self.positions[:length])
+        mask = lengths_to_mask(token_lens, length)
+        memory_mask = lengths_to_mask(memory_lens, memory.shape[1])
+        for block in self.blocks:
+            x = block(x, mask, causal=causal, memory=memory, memory_mask=memory_mask)
+        x = self.final_norm(x)
+        if self.out_proj is not None:
+            return self.out_proj(x)
+        return x @ self.embed.weight[: self.vocab_size].t()
