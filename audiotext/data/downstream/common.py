@@ -1,0 +1,292 @@
+"""Shared pieces of the downstream preparers: errors, path checks and the CutSet writer.
+
+Every preparer turns a data set's official metadata into a list of :class:`Item`
+(split, audio path, clip id, label fields) and hands it to :func:`write_splits`,
+which reads each file's header with ``Recording.from_file`` (no samples are
+decoded for WAV/FLAC/AU), skips and counts unreadable or empty files, and writes
+``cuts_<split>.jsonl.gz`` plus ``prepare_summary.json`` into the output directory.
+
+Label schema of the first supervision's ``custom`` dict::
+
+    {"label": str}            multi-class data sets
+    {"labels": [str, ...]}    multi-label data sets (FSD50K, MagnaTagATune)
+    "fold": int               where the data set has (official or documented) folds
+    "domain": "sound" | "speech" | "music"
+    "task": the preparer's name
+    ...                       data-set extras (speaker, pitch, ...)
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from lhotse import CutSet, Recording, SupervisionSegment
+
+log = logging.getLogger(__name__)
+
+PathLike = Union[str, Path]
+SUMMARY_NAME = "prepare_summary.json"
+DOMAINS = ("sound", "speech", "music")
+# how many example paths per skip reason the summary keeps (the counts are always complete)
+MAX_EXAMPLES = 50
+# individual warnings logged per skip reason before only the final count is reported
+MAX_WARNINGS = 20
+
+
+class DownstreamError(Exception):
+    """A data set cannot be prepared as laid out on disk (the message says why)."""
+
+
+class MissingFileError(DownstreamError, FileNotFoundError):
+    """A metadata file, an audio directory or a listed audio file is absent."""
+
+
+class LayoutError(DownstreamError, ValueError):
+    """A metadata file exists but does not have the official format."""
+
+
+@dataclass
+class Item:
+    """One clip to write: ``custom`` holds the label fields (without domain/task)."""
+
+    split: str
+    path: Path
+    id: str
+    custom: Dict[str, Any]
+
+
+@dataclass
+class SkipLog:
+    """Counts (and a few examples of) clips left out, by reason."""
+
+    counts: Counter = field(default_factory=Counter)
+    examples: Dict[str, List[str]] = field(default_factory=dict)
+
+    def add(self, reason: str, what: str, detail: str = "", warn: bool = True) -> None:
+        """Count one clip under ``reason``; ``warn=False`` for deliberate exclusions (logged at debug)."""
+        self.counts[reason] += 1
+        examples = self.examples.setdefault(reason, [])
+        if len(examples) < MAX_EXAMPLES:
+            examples.append(f"{what}: {detail}" if detail else what)
+        if not warn:
+            log.debug("leaving out %s (%s)", what, reason)
+        elif self.counts[reason] <= MAX_WARNINGS:
+            log.warning("skipping %s (%s)%s", what, reason, f": {detail}" if detail else "")
+        elif self.counts[reason] == MAX_WARNINGS + 1:
+            log.warning("more clips skipped as %r; only the count is reported from here on", reason)
+
+
+def require_file(path: Path, what: str, hint: str = "") -> Path:
+    """Return ``path`` if it is a file, else raise naming the exact path."""
+    if not path.is_file():
+        raise MissingFileError(f"{what} not found: {path}" + (f" ({hint})" if hint else ""))
+    return path
+
+
+def require_dir(path: Path, what: str, hint: str = "") -> Path:
+    if not path.is_dir():
+        raise MissingFileError(f"{what} not found: {path}" + (f" ({hint})" if hint else ""))
+    return path
+
+
+def check_listed_audio(items: Sequence[Item], listed_in: PathLike) -> None:
+    """Raise if any listed audio file is absent, naming the first one and the total."""
+    missing = [item.path for item in items if not item.path.is_file()]
+    if missing:
+        more = f" ({len(missing)} of {len(items)} listed audio files are missing)" if len(missing) > 1 else ""
+        raise MissingFileError(f"audio file listed in {listed_in} not found: {missing[0]}{more}")
+
+
+def _read_header(item: Item) -> Tuple[Item, Optional[Recording], str]:
+    try:
+        recording = Recording.from_file(item.path, recording_id=item.id)
+    except Exception as err:  # lhotse wraps every backend failure in its own error types
+        detail = " ".join(str(err).split())
+        return item, None, (detail[:400] + " ...") if len(detail) > 400 else (detail or type(err).__name__)
+    return item, recording, ""
+
+
+def _ordered_custom(custom: Dict[str, Any], domain: str, task: str) -> Dict[str, Any]:
+    """label/labels, fold, domain, task first; then the data set's extras in their order."""
+    out: Dict[str, Any] = {}
+    for key in ("label", "labels", "fold"):
+        if key in custom:
+            out[key] = custom[key]
+    out["domain"] = domain
+    out["task"] = task
+    for key, value in custom.items():
+        if key not in out:
+            out[key] = value
+    return out
+
+
+def write_splits(task: str, domain: str, items: Iterable[Item], output_dir: PathLike, *,
+                 split_order: Sequence[str] = (), skipped: Optional[SkipLog] = None,
+                 extra_summary: Optional[Dict[str, Any]] = None, num_jobs: int = 1,
+                 sampling_rate: Optional[int] = None) -> Dict[str, Path]:
+    """Read the headers of ``items``' audio and write one CutSet per split.
+
+    Splits are written in ``split_order``, then any other split in order of first
+    appearance; a split without usable clips gets no file (lhotse would read an empty
+    manifest back as ``None``) and is listed under ``empty_splits`` in the summary.
+    ``cuts_*.jsonl.gz`` files of an earlier run in ``output_dir`` are removed first.
+    Unreadable files (lhotse cannot read their header) and empty ones (zero samples)
+    are skipped, counted and logged; ``skipped`` carries counts the preparer gathered
+    before (missing clips, excluded files). ``sampling_rate``, when given, adds a lazy
+    resampling transform to every recording at another rate. Returns ``{split: path}``
+    and writes ``prepare_summary.json`` next to the CutSets.
+    """
+    if domain not in DOMAINS:
+        raise ValueError(f"domain must be one of {DOMAINS}, got {domain!r}")
+    items = list(items)
+    skipped = skipped if skipped is not None else SkipLog()
+    splits: List[str] = list(split_order)
+    for item in items:
+        if item.split not in splits:
+            splits.append(item.split)
+    seen: Dict[str, Path] = {}
+    for item in items:
+        if item.id in seen:
+            raise LayoutError(f"{task}: clip id {item.id!r} occurs twice ({seen[item.id]} and {item.path})")
+        seen[item.id] = item.path
+
+    if num_jobs > 1:
+        with ThreadPoolExecutor(max_workers=num_jobs) as pool:
+            headers = list(pool.map(_read_header, items))
+    else:
+        headers = [_read_header(item) for item in items]
+
+    cuts_by_split: Dict[str, list] = {split: [] for split in splits}
+    labels_by_split: Dict[str, Counter] = {split: Counter() for split in splits}
+    sample_rates: Counter = Counter()
+    channels: Counter = Counter()
+    seconds = 0.0
+    for item, recording, error in headers:
+        if recording is None:
+            skipped.add("unreadable", str(item.path), error)
+            continue
+        if recording.num_samples == 0:
+            skipped.add("empty", str(item.path), "no audio samples")
+            continue
+        sample_rates[recording.sampling_rate] += 1
+        channels[recording.num_channels] += 1
+        if sampling_rate and recording.sampling_rate != sampling_rate:
+            recording = recording.resample(sampling_rate)
+        seconds += recording.duration
+        channel = recording.channel_ids[0] if recording.num_channels == 1 else list(recording.channel_ids)
+        custom = _ordered_custom(item.custom, domain, task)
+        supervision = SupervisionSegment(id=item.id, recording_id=recording.id, start=0.0,
+                                         duration=recording.duration, channel=channel, custom=custom)
+        cut = recording.to_cut()
+        cut.supervisions = [supervision]
+        cuts_by_split[item.split].append(cut)
+        if "label" in custom:
+            labels_by_split[item.split][str(custom["label"])] += 1
+        for label in custom.get("labels", ()):
+            labels_by_split[item.split][str(label)] += 1
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for stale in sorted(output_dir.glob("cuts_*.jsonl.gz")):  # an earlier run's must not pass for this one's
+        log.info("removing %s from an earlier run", stale)
+        stale.unlink()
+    paths: Dict[str, Path] = {}
+    empty_splits = []
+    for split in splits:
+        path = output_dir / f"cuts_{split}.jsonl.gz"
+        if not cuts_by_split[split]:  # lhotse reads an empty manifest back as None: write none
+            empty_splits.append(split)
+            log.warning("%s: split %s has no usable clips; no %s written", task, split, path.name)
+            continue
+        CutSet.from_cuts(cuts_by_split[split]).to_file(path)
+        paths[split] = path
+
+    vocabulary = sorted(set().union(*labels_by_split.values())) if labels_by_split else []
+    summary: Dict[str, Any] = {
+        "task": task,
+        "domain": domain,
+        "files": {split: str(path) for split, path in paths.items()},
+        "clips": {split: len(cuts_by_split[split]) for split in splits},
+        "empty_splits": empty_splits,
+        "hours": round(seconds / 3600.0, 4),
+        "num_labels": len(vocabulary),
+        "label_counts": {split: dict(sorted(labels_by_split[split].items())) for split in splits},
+        "sampling_rates": {str(k): v for k, v in sorted(sample_rates.items())},
+        "channels": {str(k): v for k, v in sorted(channels.items())},
+        "resampled_to": sampling_rate,
+        "skipped": dict(sorted(skipped.counts.items())),
+        "skipped_examples": {k: skipped.examples[k] for k in sorted(skipped.examples)},
+    }
+    if extra_summary:
+        summary.update(extra_summary)
+    (output_dir / SUMMARY_NAME).write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("%s: wrote %s; skipped %s", task, {s: len(c) for s, c in cuts_by_split.items()},
+             dict(skipped.counts) or "nothing")
+    return paths
+
+
+def read_summary(output_dir: PathLike) -> Dict[str, Any]:
+    """The ``prepare_summary.json`` a preparer wrote into ``output_dir``."""
+    return json.loads((Path(output_dir) / SUMMARY_NAME).read_text())
+
+
+def index_audio(root: Path, extensions: Sequence[str]) -> Dict[str, Path]:
+    """Map file stem -> path for every file under ``root`` with one of ``extensions``.
+
+    When a stem exists with several extensions the earlier extension in
+    ``extensions`` wins. Hidden directories are not searched.
+    """
+    rank = {ext.lower(): i for i, ext in enumerate(extensions)}
+    found: Dict[str, Tuple[int, Path]] = {}
+    for directory, subdirs, files in os.walk(root, followlinks=True):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        for name in files:
+            stem, dot, ext = name.rpartition(".")
+            if not dot or ext.lower() not in rank:
+                continue
+            key = (rank[ext.lower()], Path(directory) / name)
+            if stem not in found or key < found[stem]:
+                found[stem] = key
+    return {stem: path for stem, (_, path) in found.items()}
+
+
+def read_table(path: Path, required: Sequence[str] = (), delimiter: str = ","
+               ) -> Tuple[List[str], List[Tuple[int, Dict[str, str]]]]:
+    """Header and ``(line number, row)`` pairs of a delimited file with a header line.
+
+    Raises :class:`LayoutError` naming the file when a required column is absent.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        header = [name.strip() for name in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        missing = [column for column in required if column not in header]
+        if missing:
+            raise LayoutError(f"{path}: missing column(s) {', '.join(missing)}; the header has {header}")
+        rows = []
+        for row in reader:
+            if None in row or any(value is None for value in row.values()):
+                raise LayoutError(f"{path}:{reader.line_num}: expected {len(header)} fields")
+            rows.append((reader.line_num, row))
+    return header, rows
+
+
+def to_int(value: str, path: Path, line: int, column: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise LayoutError(f"{path}:{line}: column {column!r} should be an integer, got {value!r}") from None
+
+
+def to_float(value: str, path: Path, line: int, column: str) -> float:
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        raise LayoutError(f"{path}:{line}: column {column!r} should be a number, got {value!r}") from None
