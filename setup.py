@@ -27,6 +27,7 @@ setup(
         "soundfile",
         "safetensors",
         "tqdm",
+        "matplotlib",  # report plots
     ],
     extras_require={
         "flash": ["flash-attn>=2.5"],

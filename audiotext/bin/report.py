@@ -1,4 +1,11 @@
-"""Print one or more results.json files as a table: ``python -m audiotext.bin.report EXP/results.json ...``."""
+"""Print one or more results.json files as a table, and write markdown reports.
+
+    python -m audiotext.bin.report EXP/results.json                  # print
+    python -m audiotext.bin.report EXP/results.json --markdown EXP/report   # report.md + PNG plots
+    python -m audiotext.bin.report A/results.json B/results.json --compare docs/compare.md
+
+Experiments are named after the directory holding their results.json.
+"""
 from __future__ import annotations
 
 import argparse
@@ -41,7 +48,13 @@ def probe_summary(results: dict) -> list:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("results", nargs="+", help="results.json files")
+    parser.add_argument("--markdown", help="directory for report.md and plots (one results file only)")
+    parser.add_argument("--compare", help="markdown file comparing all the given experiments")
+    parser.add_argument("--title", default="Comparison", help="title of the --compare report")
     args = parser.parse_args(argv)
+    if args.markdown and len(args.results) != 1:
+        print("error: --markdown takes exactly one results.json", file=sys.stderr)
+        return 2
     loaded = {}
     for path in args.results:
         p = Path(path)
@@ -54,6 +67,15 @@ def main(argv=None) -> int:
     for name in names:
         for line in probe_summary(loaded[name]):
             print(f"[{name}] {line}")
+    from audiotext.eval.report import comparison_report, experiment_report
+
+    if args.markdown:
+        results_path = Path(args.results[0])
+        details_path = results_path.with_name(results_path.stem + "_details.json")
+        details = json.loads(details_path.read_text()) if details_path.is_file() else None
+        print(f"wrote {experiment_report(loaded[names[0]], names[0], Path(args.markdown), details)}")
+    if args.compare:
+        print(f"wrote {comparison_report(loaded, Path(args.compare), args.title)}")
     return 0
 
 
