@@ -60,3 +60,25 @@ def test_tiny_recipe_all_stages(tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.count("already done") == 5
     assert (exp / "results.json").stat().st_mtime_ns == before
+
+    # the same recipe with the captioning objective: one switch, its own experiment directory
+    cap_model = " ".join(
+        [o for o in TINY_MODEL.split() if not o.startswith(("text_encoder_conf", "objective_conf"))]
+        + ["objective_conf.decoder.d_model=32", "objective_conf.decoder.num_layers=1",
+           "objective_conf.decoder.num_heads=2", "objective_conf.decoder.d_ff=64"])
+    cap_args = [str(RUN), "--data_dir", str(data), "--exp_root", str(exp_root), "--objective", "captioning",
+                "--stage", "4", "--vocab_size", "120", "--train_args", cap_model]
+    cap = subprocess.run(cap_args, capture_output=True, text=True, env=env, timeout=600)
+    assert cap.returncode == 0, cap.stdout[-4000:] + cap.stderr[-4000:]
+    cap_exp = exp_root / "mini_stew_captioning"
+    cap_results = json.loads((cap_exp / "results.json").read_text())
+    for key in ("caption.bleu_4", "caption.rouge_l", "caption.cider_d", "caption.baseline.cider_d"):
+        assert cap_results[key] >= 0.0
+    assert "retrieval.t2a.R@1" not in cap_results  # no shared audio-text space
+    for task in ("voice", "speaking_rate", "instrument", "tempo", "event_class"):
+        for kind in ("linear", "mlp", "attention"):
+            assert 0.0 <= cap_results[f"probe.{task}.{kind}.pretrained"] <= 1.0
+        assert f"lowres.{task}.linear.1.random_init" in cap_results
+    assert "zeroshot.instrument" in cap_results
+    report = (cap_exp / "report" / "report.md").read_text()
+    assert "## Captioning" in report and (cap_exp / "report" / "lowres.png").is_file()

@@ -24,23 +24,27 @@ class EmbeddedSet:
     captions: List[List[str]] = field(default_factory=list)
     skipped: Dict[str, Any] = field(default_factory=dict)
     extra: List[Any] = field(default_factory=list)  # per clip, what ``frame_hook`` returned
+    # per clip (T_i, D) float16 encoder frames, averaged over ``frame_stride`` frames (attention probes)
+    frames: List[np.ndarray] = field(default_factory=list)
 
 
 @torch.no_grad()
 def embed_cuts(task, cuts, batch_seconds: float = 120.0, with_captions: bool = True,
                device: torch.device = torch.device("cpu"),
-               frame_hook: Optional[Callable[[torch.Tensor, torch.Tensor], List[Any]]] = None) -> EmbeddedSet:
+               frame_hook: Optional[Callable[[torch.Tensor, torch.Tensor], List[Any]]] = None,
+               frame_stride: int = 0) -> EmbeddedSet:
     """Encode every usable clip of ``cuts`` (unusable ones are skipped and counted).
 
     ``frame_hook(frames, frame_lens)``, when given, runs on each batch of encoder
     frames and returns one item per clip (e.g. a generated caption); the items land
-    in ``EmbeddedSet.extra`` in clip order.
+    in ``EmbeddedSet.extra`` in clip order. ``frame_stride`` > 0 keeps each clip's
+    frames, averaged in groups of that many (less memory for attention probes).
     """
     task.eval().to(device)
     pool = MeanPooling()
     has_audio_space = hasattr(task.objective, "embed_audio")
     items = sorted(cuts, key=lambda c: c.duration)  # similar lengths together: little padding
-    ids, labels, pooled, audio_emb, captions, extra = [], [], [], [], [], []
+    ids, labels, pooled, audio_emb, captions, extra, kept = [], [], [], [], [], [], []
     skips = SkipCounter()
     batch: list = []
 
@@ -58,6 +62,9 @@ def embed_cuts(task, cuts, batch_seconds: float = 120.0, with_captions: bool = T
             audio_emb.append(task.objective.embed_audio(frames, frame_lens).float().cpu().numpy())
         if frame_hook is not None:
             extra.extend(frame_hook(frames, frame_lens))
+        if frame_stride > 0:
+            for row, n in zip(frames.float().cpu(), frame_lens.tolist()):
+                kept.append(strided_mean(row[:n], frame_stride).numpy().astype(np.float16))
         for cut, _ in batch:
             ids.append(cut.id)
             sup = cut.supervisions[0] if cut.supervisions else None
@@ -83,8 +90,20 @@ def embed_cuts(task, cuts, batch_seconds: float = 120.0, with_captions: bool = T
     return EmbeddedSet(
         cut_ids=ids, labels=labels, pooled=np.concatenate(pooled),
         audio=np.concatenate(audio_emb) if has_audio_space else None,
-        captions=captions if with_captions else [], skipped=skips.summary(), extra=extra,
+        captions=captions if with_captions else [], skipped=skips.summary(), extra=extra, frames=kept,
     )
+
+
+def strided_mean(frames: torch.Tensor, stride: int) -> torch.Tensor:
+    """(T, D) -> (ceil(T / stride), D): means of consecutive groups (the last may be shorter)."""
+    if stride <= 1:
+        return frames
+    length, dim = frames.shape
+    groups = -(-length // stride)
+    padded = torch.nn.functional.pad(frames, (0, 0, 0, groups * stride - length))
+    counts = torch.full((groups, 1), float(stride))
+    counts[-1] = length - (groups - 1) * stride
+    return padded.view(groups, stride, dim).sum(1) / counts
 
 
 @torch.no_grad()

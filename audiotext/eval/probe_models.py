@@ -253,74 +253,123 @@ def _targets(labels: Sequence, index: Dict[Hashable, int], multilabel: bool) -> 
 
 
 # -------------------------------------------------------------------------- models
-class _Probe(torch.nn.Module):
-    """linear: Linear. mlp: Linear-GELU-dropout-Linear. attention: multi-head attention
-    pooling (one learned query per head, padding masked) over the frames, then Linear
-    on the concatenated head outputs.
+class _GridProbe:
+    """One probe per learning rate of the grid, trained side by side.
 
-    Attention scores start at zero, so the attention probe starts as mean pooling.
-    Dropout draws its masks from the probe's own generator.
+    The parameters of the L probes are stacked along a leading axis, so a minibatch
+    step costs one forward/backward for the whole grid (the per-step overhead of torch,
+    not arithmetic, dominates these small probes). All L start from the same
+    initialisation and see the same minibatches, exactly as if trained one at a time.
+
+    linear: Linear. mlp: Linear-GELU-dropout-Linear. attention: multi-head attention
+    pooling (one learned query per head, padding masked) over the frames, then
+    dropout-Linear on the concatenated head outputs. The attention queries start at
+    zero, so the attention probe starts as mean pooling.
     """
 
-    def __init__(self, kind: str, dim: int, num_classes: int, hidden: int, heads: int, dropout: float,
-                 generator: torch.Generator):
-        super().__init__()
-        self.kind, self.dropout, self.heads = kind, dropout, heads
+    def __init__(self, kind: str, dim: int, num_classes: int, num_lr: int, hidden: int, heads: int,
+                 dropout: float, generator: torch.Generator, mean_head: bool = True):
+        self.kind, self.heads, self.dropout, self.num_classes = kind, heads, dropout, num_classes
+        self.mean_head = int(mean_head)
+
+        def linear(fan_in: int, fan_out: int) -> Tuple[torch.Tensor, torch.Tensor]:
+            bound = 1.0 / math.sqrt(fan_in)
+            weight = torch.empty(fan_in, fan_out).uniform_(-bound, bound, generator=generator)
+            return weight, torch.zeros(1, fan_out)
+
         if kind == "linear":
-            self.out = self._linear(dim, num_classes, generator)
+            shapes = dict(zip(("w", "b"), linear(dim, num_classes)))
         elif kind == "mlp":
-            self.hidden = self._linear(dim, hidden, generator)
-            self.out = self._linear(hidden, num_classes, generator)
+            shapes = dict(zip(("w1", "b1"), linear(dim, hidden)))
+            shapes.update(zip(("w2", "b2"), linear(hidden, num_classes)))
         elif kind == "attention":
-            self.score = torch.nn.Linear(dim, heads)
-            torch.nn.init.zeros_(self.score.weight)
-            torch.nn.init.zeros_(self.score.bias)
-            self.out = self._linear(dim * heads, num_classes, generator)
+            shapes = {"query": torch.zeros(dim, heads)}
+            shapes.update(zip(("w", "b"), linear(dim * (heads + self.mean_head), num_classes)))
         else:
             raise ValueError(f"unknown probe kind {kind!r}; expected one of {KINDS}")
+        self.params = {k: v.unsqueeze(0).repeat(num_lr, *([1] * v.dim())).requires_grad_() for k, v in shapes.items()}
 
-    @staticmethod
-    def _linear(fan_in: int, fan_out: int, generator: torch.Generator) -> torch.nn.Linear:
-        layer = torch.nn.Linear(fan_in, fan_out)
-        bound = 1.0 / math.sqrt(fan_in)
-        with torch.no_grad():
-            layer.weight.uniform_(-bound, bound, generator=generator)
-            layer.bias.zero_()
-        return layer
+    def select(self, keep: torch.Tensor) -> None:
+        """Keep only the probes at positions ``keep`` (e.g. when others stopped early)."""
+        self.params = {k: v.detach()[keep].requires_grad_() for k, v in self.params.items()}
 
-    def _drop(self, h: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
-        if not self.training or self.dropout <= 0:
-            return h
-        keep = torch.rand(h.shape, generator=generator) >= self.dropout
-        return h * keep / (1.0 - self.dropout)
+    def _drop(self, h: torch.Tensor, masks: Optional[torch.Tensor]) -> torch.Tensor:
+        return h if masks is None else h * masks / (1.0 - self.dropout)
 
     def forward(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None,
-                generator: Optional[torch.Generator] = None) -> torch.Tensor:
+                masks: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(L, B, C) logits; ``masks`` (L, B, width) are the dropout keep-masks (None: eval)."""
+        p = self.params
         if self.kind == "linear":
-            return self.out(x)
+            return torch.matmul(x, p["w"]) + p["b"]
         if self.kind == "mlp":
-            return self.out(self._drop(F.gelu(self.hidden(x)), generator))
+            h = F.gelu(torch.matmul(x, p["w1"]) + p["b1"])
+            return torch.bmm(self._drop(h, masks), p["w2"]) + p["b2"]
         b, t, d = x.shape
-        scores = self.score(x)  # (B, T, H)
+        num_lr = p["query"].shape[0]
+        query = p["query"].permute(1, 0, 2).reshape(d, num_lr * self.heads)
+        scores = torch.matmul(x, query)  # (B, T, L*H)
         pad = torch.arange(t)[None, :] >= lengths[:, None]
         scores = scores.masked_fill(pad[:, :, None], float("-inf"))
         weights = torch.softmax(scores, dim=1)
-        pooled = torch.bmm(weights.transpose(1, 2), x).reshape(b, self.heads * d)  # (B, H*D)
-        return self.out(self._drop(pooled, generator))
+        pooled = torch.bmm(weights.transpose(1, 2), x)  # (B, L*H, D)
+        pooled = pooled.reshape(b, num_lr, self.heads * d).transpose(0, 1)  # (L, B, H*D)
+        if self.mean_head:
+            mean = x.sum(1) / lengths[:, None].to(x.dtype)  # padding is zero
+            pooled = torch.cat([mean.expand(num_lr, b, d), pooled], dim=-1)
+        return torch.bmm(self._drop(pooled, masks), p["w"]) + p["b"]
+
+    def width(self) -> int:
+        """Size of the dropped-out layer."""
+        if self.kind == "mlp":
+            return self.params["w1"].shape[-1]
+        return self.params["w"].shape[1]
+
+
+class _AdamW:
+    """AdamW (decoupled weight decay, bias-corrected moments) with one learning rate per
+    stacked probe; ``lr_scale`` multiplies the learning rate of the named parameters."""
+
+    def __init__(self, params: Dict[str, torch.Tensor], lrs: Sequence[float], weight_decay: float,
+                 lr_scale: Optional[Dict[str, float]] = None, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.lrs = torch.as_tensor(list(lrs), dtype=torch.float32)
+        self.lr_scale = dict(lr_scale or {})
+        self.wd, self.betas, self.eps, self.step_count = weight_decay, betas, eps, 0
+        self.m = {k: torch.zeros_like(v) for k, v in params.items()}
+        self.v = {k: torch.zeros_like(v) for k, v in params.items()}
+
+    def select(self, keep: torch.Tensor) -> None:
+        self.lrs = self.lrs[keep]
+        self.m = {k: v[keep] for k, v in self.m.items()}
+        self.v = {k: v[keep] for k, v in self.v.items()}
+
+    @torch.no_grad()
+    def step(self, params: Dict[str, torch.Tensor]) -> None:
+        self.step_count += 1
+        b1, b2 = self.betas
+        c1, c2 = 1 - b1 ** self.step_count, 1 - b2 ** self.step_count
+        for k, p in params.items():
+            g, m, v = p.grad, self.m[k], self.v[k]
+            lr = self.lrs.view(-1, *([1] * (p.dim() - 1))) * self.lr_scale.get(k, 1.0)
+            m.mul_(b1).add_(g, alpha=1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            p.mul_(1 - lr * self.wd)
+            p.sub_(lr * (m / c1) / ((v / c2).sqrt_().add_(self.eps)))
+            p.grad = None
 
 
 @torch.no_grad()
-def _predict(model: _Probe, feats: _Features, chunk: int = 1024) -> torch.Tensor:
-    model.eval()
+def _predict(model: _GridProbe, feats: _Features, chunk: int = 512) -> torch.Tensor:
+    """(L, N, C) logits."""
     out = []
     for start in range(0, len(feats), chunk):
         idx = torch.arange(start, min(start + chunk, len(feats)))
-        out.append(model(*feats.batch(idx)))
-    return torch.cat(out) if out else torch.zeros(0, model.out.out_features)
+        out.append(model.forward(*feats.batch(idx)))
+    num_lr = next(iter(model.params.values())).shape[0]
+    return torch.cat(out, dim=1) if out else torch.zeros(num_lr, 0, model.num_classes)
 
 
-def _evaluate(model: _Probe, feats: _Features, y: torch.Tensor, multilabel: bool, num_unseen: int) -> float:
-    logits = _predict(model, feats)
+def _score(logits: torch.Tensor, y: torch.Tensor, multilabel: bool, num_unseen: int) -> float:
     if multilabel:
         return mean_average_precision(logits.numpy(), y.numpy(), num_unseen)
     return accuracy(logits.argmax(-1).numpy(), y.numpy())
@@ -335,43 +384,61 @@ class _Settings:
     hidden: int = 256
     heads: int = 4
     dropout: float = 0.1
+    query_lr_scale: float = 10.0
+    mean_head: bool = True
 
 
-def _train(kind: str, train: Tuple[_Features, torch.Tensor], valid: Tuple[_Features, torch.Tensor, int],
-           num_classes: int, multilabel: bool, lr: float, seed: int, cfg: _Settings):
-    """AdamW with early stopping on the validation metric; returns (model at its best epoch, score, epoch)."""
-    ftr, ytr = train
-    fva, yva, va_unseen = valid
+def _train_grid(kind: str, ftr: _Features, ytr: torch.Tensor, fva: _Features, yva: torch.Tensor, va_unseen: int,
+                num_classes: int, multilabel: bool, lr_grid: Sequence[float], seed: int, cfg: _Settings):
+    """Train one probe per learning rate, each early-stopped on the validation metric.
+
+    Returns per learning rate (best valid score, best epoch, parameters at that epoch).
+    """
     generator = torch.Generator().manual_seed(seed)
-    dim = ftr.x.shape[-1]
+    num_lr = len(lr_grid)
     dropout = 0.0 if kind == "linear" else cfg.dropout
-    model = _Probe(kind, dim, num_classes, cfg.hidden, cfg.heads, dropout, generator)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+    model = _GridProbe(kind, ftr.x.shape[-1], num_classes, num_lr, cfg.hidden, cfg.heads, dropout, generator,
+                       cfg.mean_head)
+    opt = _AdamW(model.params, lr_grid, cfg.weight_decay, {"query": cfg.query_lr_scale})
+    active = list(range(num_lr))  # grid positions still training, in the order of the stacked axis
+    best = [(-math.inf, 0, None)] * num_lr
+    stale = [0] * num_lr
     n = len(ftr)
-    best_score, best_state, best_epoch, stale = -math.inf, None, 0, 0
     for epoch in range(1, cfg.max_epochs + 1):
-        model.train()
         perm = torch.randperm(n, generator=generator)
         for start in range(0, n, cfg.batch_size):
             idx = perm[start:start + cfg.batch_size]
-            logits = model(*ftr.batch(idx), generator=generator)
+            masks = None
+            if dropout > 0:  # drawn for the whole grid, so a probe's masks do not depend on which others stopped
+                masks = torch.rand(num_lr, len(idx), model.width(), generator=generator)[active] >= dropout
+            logits = model.forward(*ftr.batch(idx), masks=masks)
             if multilabel:
-                loss = F.binary_cross_entropy_with_logits(logits, ytr[idx])
+                target = ytr[idx].expand_as(logits)
+                loss = F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / target[0].numel()
             else:
-                loss = F.cross_entropy(logits, ytr[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        score = _evaluate(model, fva, yva, multilabel, va_unseen)
-        if best_state is None or score > best_score:
-            best_score, best_epoch, stale = score, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    model.load_state_dict(best_state)
-    return model, best_score, best_epoch
+                loss = F.cross_entropy(logits.reshape(-1, num_classes), ytr[idx].repeat(len(active)),
+                                       reduction="sum") / len(idx)
+            loss.backward()  # the sum over probes keeps their gradients separate
+            opt.step(model.params)
+        logits = _predict(model, fva)
+        keep = []
+        for pos, grid_idx in enumerate(active):
+            score = _score(logits[pos], yva, multilabel, va_unseen)
+            if best[grid_idx][2] is None or score > best[grid_idx][0]:
+                state = {k: v[pos].detach().clone() for k, v in model.params.items()}
+                best[grid_idx], stale[grid_idx] = (score, epoch, state), 0
+            else:
+                stale[grid_idx] += 1
+            if stale[grid_idx] < cfg.patience:
+                keep.append(pos)
+        if not keep:
+            break
+        if len(keep) < len(active):
+            index = torch.as_tensor(keep, dtype=torch.long)
+            model.select(index)
+            opt.select(index)
+            active = [active[pos] for pos in keep]
+    return best, model
 
 
 def _fit_select(kind: str, ftr: _Features, train_labels: Sequence, fva: _Features, valid_labels: Sequence,
@@ -382,26 +449,25 @@ def _fit_select(kind: str, ftr: _Features, train_labels: Sequence, fva: _Feature
         raise ValueError("the training split has no labels")
     if len(fva) == 0:
         raise ValueError("empty validation split")
+    if not lr_grid:
+        raise ValueError("empty learning-rate grid")
     index = {c: i for i, c in enumerate(classes)}
     ytr, _ = _targets(train_labels, index, multilabel)
     yva, va_unseen = _targets(valid_labels, index, multilabel)
     yte, te_unseen = _targets(test_labels, index, multilabel)
-    best = None
-    valid_by_lr = {}
-    for lr in lr_grid:
-        model, score, epoch = _train(kind, (ftr, ytr), (fva, yva, va_unseen), len(classes), multilabel, lr, seed, cfg)
-        valid_by_lr[float(lr)] = score
-        if best is None or score > best[0]:  # ties keep the earlier learning rate
-            best = (score, float(lr), epoch, _evaluate(model, fte, yte, multilabel, te_unseen))
-    valid_score, lr, epoch, test_score = best
+    best, model = _train_grid(kind, ftr, ytr, fva, yva, va_unseen, len(classes), multilabel, lr_grid, seed, cfg)
+    chosen = max(range(len(lr_grid)), key=lambda i: (best[i][0], -i))  # ties keep the earlier learning rate
+    valid_score, epoch, state = best[chosen]
+    model.params = {k: v.unsqueeze(0) for k, v in state.items()}
+    test_score = _score(_predict(model, fte)[0], yte, multilabel, te_unseen)
     return {
         "kind": kind,
         "metric": "mAP" if multilabel else "accuracy",
         "score": test_score,
         "valid_score": valid_score,
-        "lr": lr,
+        "lr": float(lr_grid[chosen]),
         "epochs": epoch,
-        "valid_by_lr": valid_by_lr,
+        "valid_by_lr": {float(lr): best[i][0] for i, lr in enumerate(lr_grid)},
         "num_train": len(ftr),
         "num_test": len(fte),
         "num_classes": len(classes),
@@ -427,20 +493,24 @@ def run_probe(kind: str, train: ProbeData, valid: ProbeData, test: ProbeData, mu
               lr_grid: Sequence[float] = DEFAULT_LR_GRID, seed: int = 0, *, max_epochs: Optional[int] = None,
               patience: Optional[int] = None, batch_size: Optional[int] = None,
               weight_decay: Optional[float] = None, hidden: Optional[int] = None, heads: Optional[int] = None,
-              dropout: Optional[float] = None, frame_stride: int = 1) -> Dict[str, object]:
+              dropout: Optional[float] = None, query_lr_scale: Optional[float] = None,
+              frame_stride: int = 1) -> Dict[str, object]:
     """Train ``kind`` ("linear" | "mlp" | "attention") on ``train``, pick the learning rate
     and epoch on ``valid``, score ``test``.
 
     ``multilabel=None`` infers it from the labels (lists => multi-label).
     Defaults: max_epochs 100 / patience 10 (attention: 40 / 6), batch 256, AdamW weight
-    decay 1e-4, MLP hidden 256, attention heads 4, dropout 0.1 (not for linear).
+    decay 1e-4, MLP hidden 256, attention heads 4, dropout 0.1 (not for linear), the
+    attention queries learn ``query_lr_scale`` (10) times faster than the rest: they start
+    at zero (mean pooling) and need to grow large to select single frames.
     ``frame_stride`` averages frames in windows of that many before the attention probe.
 
     Returns score, metric ("accuracy" | "mAP"), valid_score, lr, epochs (the best
     epoch), valid_by_lr, num_train, num_test, num_classes, kind.
     """
     cfg = _settings(kind, max_epochs=max_epochs, patience=patience, batch_size=batch_size,
-                    weight_decay=weight_decay, hidden=hidden, heads=heads, dropout=dropout)
+                    weight_decay=weight_decay, hidden=hidden, heads=heads, dropout=dropout,
+                    query_lr_scale=query_lr_scale)
     multilabel = _resolve_multilabel(multilabel, train.labels + valid.labels + test.labels)
     norm = _Standardizer.fit(train, kind == "attention", frame_stride)
     return _fit_select(kind, norm.apply(train), train.labels, norm.apply(valid), valid.labels,
@@ -472,8 +542,9 @@ def run_kfold(kind: str, folds: Sequence[ProbeData], multilabel: Optional[bool] 
 def subsample_indices(labels: Sequence, fraction: float, seed: int, multilabel: Optional[bool] = None) -> np.ndarray:
     """Sorted indices of a class-stratified subsample of about ``fraction`` of the clips.
 
-    Multi-class: each class gets ``fraction`` of its clips (largest-remainder rounding to
-    ``round(fraction * N)`` in total), at least one. Multi-label: clips are stratified by
+    Multi-class: ``round(fraction * N)`` clips in total (or one per class when there are
+    more classes), shared among the classes in proportion to their size by largest
+    remainder, each class keeping at least one clip. Multi-label: clips are stratified by
     their rarest label, then any label that lost all its clips gets one clip back, so
     every label keeps at least one example; the size can exceed the target by the number
     of classes at most.
@@ -498,18 +569,16 @@ def subsample_indices(labels: Sequence, fraction: float, seed: int, multilabel: 
     for i, key in enumerate(keys):
         groups.setdefault(key, []).append(i)
     order = sorted(groups, key=str)
-    target = int(round(fraction * n))
+    target = max(int(round(fraction * n)), len(order))
     quota = {k: fraction * len(groups[k]) for k in order}
     take = {k: min(len(groups[k]), max(1, int(math.floor(quota[k])))) for k in order}
-    spare = target - sum(take.values())
-    if spare > 0:  # largest remainder first, ties by stratum order
-        ranked = sorted(order, key=lambda k: -(quota[k] - math.floor(quota[k])))
-        for k in ranked:
-            if spare == 0:
-                break
-            if take[k] < len(groups[k]):
-                take[k] += 1
-                spare -= 1
+    # largest remainder to reach the target exactly; every stratum keeps at least one clip
+    while sum(take.values()) > target:
+        k = max((k for k in order if take[k] > 1), key=lambda k: take[k] - quota[k])
+        take[k] -= 1
+    while sum(take.values()) < target:
+        k = max((k for k in order if take[k] < len(groups[k])), key=lambda k: quota[k] - take[k])
+        take[k] += 1
     chosen = set()
     for k in order:
         members = np.asarray(groups[k])

@@ -7,8 +7,9 @@
 #   2 manifests  curate them into ${manifest_dir}/cuts_{train,valid,test}.jsonl.gz (make_stew)
 #   3 tokenizer  sentencepiece on the training captions
 #   4 train      torchrun (one process per device; --nnodes for multi-node)
-#   5 evaluate   retrieval + frozen-encoder probes -> ${exp_dir}/results.json
-#   6 report     print results.json as a table
+#   5 evaluate   the suite in ${eval_config} (retrieval, captioning, zero-shot, probes, diagnostics)
+#                on ${eval_model} (any checkpoint or exported model) -> ${eval_dir}/results.json
+#   6 report     print results.json as a table; ${eval_dir}/report/report.md with plots
 set -euo pipefail
 
 stage=1
@@ -16,6 +17,8 @@ stop_stage=100
 objective=contrastive       # picks conf/train_${objective}.yaml unless --train_config is given
 train_config=""
 eval_config=conf/eval.yaml
+eval_model=""               # model to evaluate; default ${exp_dir}/checkpoints/best
+eval_dir=""                 # where results.json and the report go; default ${exp_dir}
 data_dir=data               # per-corpus manifests from local/data.sh
 manifest_dir=""             # curated train/valid/test CutSets; default ${data_dir}/manifests
 tokenizer_dir=""            # default ${data_dir}/tokenizer
@@ -41,7 +44,9 @@ tokenizer_dir="${tokenizer_dir:-${data_dir}/tokenizer}"
 train_config="${train_config:-conf/train_${objective}.yaml}"
 exp_tag="${exp_tag:-${recipe}_${objective}}"
 exp_dir="${exp_root}/${exp_tag}"
-mkdir -p "${exp_dir}/logs" "${data_dir}"
+eval_model="${eval_model:-${exp_dir}/checkpoints/best}"
+eval_dir="${eval_dir:-${exp_dir}}"
+mkdir -p "${exp_dir}/logs" "${data_dir}" "${eval_dir}"
 
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') [${recipe}] $*"; }
 
@@ -105,14 +110,15 @@ if run_stage 4 train "${exp_dir}"; then
     mark_done 4 "${exp_dir}" train
 fi
 
-if run_stage 5 evaluate "${exp_dir}"; then
-    python -m audiotext.bin.evaluate --model-dir "${exp_dir}/checkpoints/best" --cuts-dir "${manifest_dir}" \
-        --eval-config "${eval_config}" --out "${exp_dir}/results.json" --threads "${threads}" \
-        2>&1 | tee "${exp_dir}/logs/evaluate.log"
-    mark_done 5 "${exp_dir}" evaluate
+if run_stage 5 evaluate "${eval_dir}"; then
+    python -m audiotext.bin.evaluate --model-dir "${eval_model}" --cuts-dir "${manifest_dir}" \
+        --eval-config "${eval_config}" --out "${eval_dir}/results.json" --threads "${threads}" \
+        2>&1 | tee "${eval_dir}/evaluate.log"
+    mark_done 5 "${eval_dir}" evaluate
 fi
 
-if run_stage 6 report "${exp_dir}"; then
-    python -m audiotext.bin.report "${exp_dir}/results.json" | tee "${exp_dir}/report.txt"
+if run_stage 6 report "${eval_dir}"; then
+    python -m audiotext.bin.report "${eval_dir}/results.json" --markdown "${eval_dir}/report" \
+        | tee "${eval_dir}/report.txt"
 fi
 log "finished stages ${stage}..${stop_stage} of ${exp_dir}"
