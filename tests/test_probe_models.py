@@ -75,9 +75,9 @@ def test_attention_finds_a_single_frame_that_mean_pooling_cannot_see():
 
 
 def test_frame_stride_pools_frames_before_attention():
-    train, valid, test = spike_data(200, 0), spike_data(100, 1), spike_data(100, 2)
+    train, valid, test = (spike_data(n, seed, spike=8.0) for n, seed in ((300, 0), (100, 1), (100, 2)))
     # a stride of 2 halves the spike but keeps it visible
-    assert run_probe("attention", train, valid, test, frame_stride=2)["score"] > 0.8
+    assert run_probe("attention", train, valid, test, frame_stride=2)["score"] > 0.85
 
 
 @pytest.mark.parametrize("kind", ["mlp", "attention"])

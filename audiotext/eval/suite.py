@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -65,6 +66,8 @@ class ProbeSpec:
     valid: str = ""
     test: str = ""
     folds: List[str] = field(default_factory=list)
+    # data sets without a validation split (VGGSound): hold out this share of train, stratified
+    valid_from_train: float = 0.0
     kinds: List[str] = field(default_factory=lambda: ["linear"])  # linear | mlp | attention; [] = zero-shot only
     fractions: List[float] = field(default_factory=lambda: [1.0])  # shares of the training labels
     zeroshot_template: str = ""  # e.g. "This is a sound of {label}."; empty: no zero-shot
@@ -118,13 +121,20 @@ def resolve_tasks(conf: EvalConfig, cuts_dir: str) -> List[_TaskData]:
                 raise ValueError(f"probe task {spec.name}: k-fold needs at least 3 folds, got {len(spec.folds)}")
             files = {Path(f).name.split(".")[0]: root / f for f in spec.folds}
         else:
-            files = {"train": root / (spec.train or conf.train_cuts), "valid": root / (spec.valid or conf.valid_cuts),
-                     "test": root / (spec.test or conf.test_cuts)}
+            files = {"train": root / (spec.train or conf.train_cuts), "test": root / (spec.test or conf.test_cuts)}
+            if not 0.0 <= spec.valid_from_train < 1.0:
+                raise ValueError(f"probe task {spec.name}: valid_from_train must be in [0, 1)")
+            if spec.valid_from_train == 0.0:
+                files["valid"] = root / (spec.valid or conf.valid_cuts)
         for path in files.values():
             if not path.is_file():
                 raise FileNotFoundError(f"probe task {spec.name}: no CutSet file {path}")
         out.append(_TaskData(spec, ProbeTask(spec.name, spec.label, spec.domain or None, spec.multilabel), files))
     return out
+
+
+def _at_rate(cut, rate: int):
+    return cut if cut.sampling_rate == rate else cut.resample(rate)
 
 
 class EmbeddingCache:
@@ -140,7 +150,10 @@ class EmbeddingCache:
         key = (model, path)
         if key not in self.sets:
             start = time.time()
-            cuts = load_cuts(str(path), str(path))
+            task = self.tasks[model]
+            rate = task.fbank.conf.sample_rate
+            # downstream corpora keep their own rates: resample lazily to the model's
+            cuts = load_cuts(str(path), str(path)).map(partial(_at_rate, rate=rate))
             self.sets[key] = embed_cuts(self.tasks[model], cuts, with_captions=with_captions,
                                         frame_hook=frame_hook, frame_stride=self.frame_stride)
             self.seconds += time.time() - start
@@ -164,12 +177,16 @@ def run_suite(task, conf: EvalConfig, cuts_dir: str, random_task_factory: Option
     start = time.time()
     tasks = resolve_tasks(conf, cuts_dir)
     main_files = {s: Path(cuts_dir) / getattr(conf, f"{s}_cuts") for s in ("train", "valid", "test")}
-    for split, path in main_files.items():
-        if not path.is_file() and (split == "test" or split == "train"):
-            raise FileNotFoundError(f"no {split} CutSet {path}")
     objective = task.objective
     has_space = hasattr(objective, "embed_audio")
     can_caption = conf.captioning.enabled and hasattr(objective, "generate")
+    # the pretraining corpus' own test split: retrieval, captioning, diagnostics
+    use_main_test = (conf.retrieval and has_space) or can_caption or conf.diagnostics
+    needed = ["test"] * use_main_test + ["train"] * can_caption
+    for split in needed:
+        if not main_files[split].is_file():
+            raise FileNotFoundError(f"no {split} CutSet {main_files[split]} (needed for retrieval, captioning "
+                                    "or diagnostics; switch those off to run only downstream tasks)")
     use_likelihood = hasattr(objective, "sequence_log_likelihood") and not has_space
     needs_frames = any("attention" in t.spec.kinds for t in tasks)
     models = {"pretrained": task}
@@ -232,8 +249,9 @@ def run_suite(task, conf: EvalConfig, cuts_dir: str, random_task_factory: Option
             cache.get("pretrained", path, hook, with_captions=(path == main_files["test"]))
         return cache.sets[("pretrained", path)]
 
-    test = pretrained_set(main_files["test"])
-    details["skipped_test_audio"] = test.skipped
+    test = pretrained_set(main_files["test"]) if use_main_test else None
+    if test is not None:
+        details["skipped_test_audio"] = test.skipped
     if conf.retrieval and has_space:
         texts, caption_clip = [], []
         for clip, caps in enumerate(test.captions):
@@ -288,6 +306,11 @@ def run_suite(task, conf: EvalConfig, cuts_dir: str, random_task_factory: Option
             with_frames = "attention" in t.spec.kinds
             get = pretrained_set if model == "pretrained" else (lambda p, m=model: cache.get(m, p))
             splits = {name: _probe_data(get(path), t.task, name, with_frames) for name, path in t.files.items()}
+            if "valid" not in splits and not t.kfold:
+                held = probe_models.subsample_indices(splits["train"].labels, t.spec.valid_from_train, seed=0,
+                                                      multilabel=t.spec.multilabel)
+                rest = np.setdiff1d(np.arange(len(splits["train"])), held)
+                splits["valid"], splits["train"] = splits["train"].take(held), splits["train"].take(rest)
             for kind in t.spec.kinds:
                 kwargs = dict(probe_kwargs, frame_stride=1)  # frames were already averaged when cached
                 key = f"probe.{t.spec.name}.{kind}.{model}"
@@ -317,7 +340,7 @@ def run_suite(task, conf: EvalConfig, cuts_dir: str, random_task_factory: Option
                 f"{k} {results[f'probe.{t.spec.name}.{k}.{model}']:.3f}" for k in t.spec.kinds))
     details["probe_seconds"] = round(time.time() - probe_start, 1)
 
-    if conf.diagnostics:
+    if conf.diagnostics and test is not None:
         for model in models:
             emb = pretrained_set(main_files["test"]) if model == "pretrained" else cache.get(model, main_files["test"])
             pooled = emb.pooled / np.linalg.norm(emb.pooled, axis=1, keepdims=True).clip(min=1e-12)
