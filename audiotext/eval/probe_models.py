@@ -259,7 +259,8 @@ class _GridProbe:
     The parameters of the L probes are stacked along a leading axis, so a minibatch
     step costs one forward/backward for the whole grid (the per-step overhead of torch,
     not arithmetic, dominates these small probes). All L start from the same
-    initialisation and see the same minibatches, exactly as if trained one at a time.
+    initialisation and see the same minibatches, as if trained one at a time (up to
+    floating-point rounding).
 
     linear: Linear. mlp: Linear-GELU-dropout-Linear. attention: multi-head attention
     pooling (one learned query per head, padding masked) over the frames, the plain mean
