@@ -25,7 +25,7 @@ def setup(tmp_path_factory):
         path = make_corpus(root / split, num_clips=n, seed=seed, name=split)
         cuts = CutSet.from_file(path)
         # a multi-label field too: the clip's kind plus "tonal" for the sine kinds
-        cuts = cuts.map(lambda c: _with_tags(c))
+        cuts = cuts.map(_with_tags)
         cuts.to_file(cuts_dir / f"cuts_{split}.jsonl.gz")
     # four folds for a k-fold task
     folds = CutSet.from_file(cuts_dir / "cuts_train.jsonl.gz").split(4)
