@@ -200,6 +200,17 @@ def comparison_report(named_results: Dict[str, Dict[str, float]], out_path: Path
             v = probe_scores(named_results[n]).get((task, kind), {})
             cells.append(f"{_fmt(v.get('pretrained'))} ({_fmt(v.get('random_init'))})" if v else "–")
         rows.append([f"probe {task} {kind}"] + cells)
+    curve_keys = sorted({tk for r in named_results.values() for tk in lowres_curves(r) if tk[1] == "linear"})
+    for task, kind in curve_keys:
+        percents = sorted({p for r in named_results.values() for p in lowres_curves(r).get((task, kind), {})
+                           .get("pretrained", {}) if p < 100})
+        for pct in percents:
+            cells = []
+            for n in names:
+                by_model = lowres_curves(named_results[n]).get((task, kind), {})
+                pre, rnd = by_model.get("pretrained", {}).get(pct), by_model.get("random_init", {}).get(pct)
+                cells.append(f"{_fmt(pre)} ({_fmt(rnd)})" if pre is not None else "–")
+            rows.append([f"probe {task} {kind} {pct:g}% labels"] + cells)
     lines = [f"# {title}", "", "Probe cells: pretrained (random init of the same architecture).", ""]
     lines += _table(["metric"] + names, rows)
     out_path.parent.mkdir(parents=True, exist_ok=True)
