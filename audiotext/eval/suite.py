@@ -214,6 +214,7 @@ def _run_probes(tasks, models, cache, pretrained_set, probe_kwargs, settings, re
             log.info("probes %s (%s): %s", t.spec.name, model, ", ".join(
                 f"{k} {results[f'probe.{t.spec.name}.{k}.{model}']:.3f}" for k in t.spec.kinds))
 
+
 def run_suite(task, conf: EvalConfig, cuts_dir: str, random_task_factory: Optional[Callable[[], Any]] = None
               ) -> Tuple[Dict[str, float], Dict[str, Any]]:
     """Evaluate ``task``; returns (results: flat metric -> number, details)."""
