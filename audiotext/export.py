@@ -26,6 +26,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
+from audiotext.train.checkpoint import fsync_path
+
 log = logging.getLogger(__name__)
 
 WEIGHTS = "model.safetensors"
@@ -80,14 +82,6 @@ def _check_inputs(checkpoint_dir: Path) -> None:
     for name in (CONFIG, WEIGHTS):
         if not (checkpoint_dir / name).is_file():
             raise ExportError(f"{checkpoint_dir}: missing {name} (not a complete checkpoint directory)")
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------- model card
@@ -313,8 +307,8 @@ def export_model(checkpoint_dir: PathLike, out_dir: PathLike, results_json: Opti
         (tmp / CARD).write_text(card, encoding="utf-8")
         load_task_from_dir(str(tmp))  # the export loads on its own
         for f in tmp.iterdir():
-            _fsync(f)
-        _fsync(tmp)
+            fsync_path(f)
+        fsync_path(tmp)
         old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
         if out_dir.exists():
             out_dir.rename(old)
@@ -324,7 +318,7 @@ def export_model(checkpoint_dir: PathLike, out_dir: PathLike, results_json: Opti
             if old.exists():
                 old.rename(out_dir)
             raise
-        _fsync(out_dir.parent)
+        fsync_path(out_dir.parent)
         if old.exists():
             shutil.rmtree(old)
     except BaseException:

@@ -19,7 +19,8 @@ STATE = "trainer_state.pt"
 LATEST = "LATEST"
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file or a directory entry to disk (atomic writes rename after this)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -47,14 +48,14 @@ def save_checkpoint(directory: Path, model: torch.nn.Module, trainer_state: Opti
         _write_file(tmp / STATE, lambda p: torch.save(trainer_state, p))
     for name, src in extra_files.items():
         _write_file(tmp / name, lambda p, src=src: shutil.copyfile(src, p))
-    _fsync_dir(tmp)
+    fsync_path(tmp)
     old = directory.with_name(directory.name + ".old")
     if directory.exists():
         if old.exists():
             shutil.rmtree(old)
         directory.rename(old)
     tmp.rename(directory)
-    _fsync_dir(directory.parent)
+    fsync_path(directory.parent)
     if old.exists():
         shutil.rmtree(old)
     return directory
