@@ -5,7 +5,10 @@
 Prints (1) dispatch equivalence on CUDA (SDPA vs math, fp32 and bf16, padded, causal),
 (2) the mini recipe's model: training step time fp32 vs bf16 autocast and SDPA vs math, as
 ratios measured in the same run, (3) a real `audiotext.bin.train` run on CUDA (precision auto ->
-bf16) on a generated toy corpus, whose checkpoint then loads through the HEAR API on CPU.
+bf16) on a generated toy corpus, whose checkpoint then loads through the HEAR API on CPU,
+(4) the generative side: captioning and joint training runs on CUDA, the causal mask on CUDA,
+greedy/beam decoding and caption log-likelihoods on CUDA against CPU for the same checkpoint,
+and training step time of the three objectives as ratios to the contrastive one.
 """
 from __future__ import annotations
 
@@ -108,6 +111,104 @@ def train_run(report, workdir: Path):
     report["hear.finite"] = bool(torch.isfinite(emb).all())
 
 
+CAPTIONING = ["objective=captioning", "objective_conf.decoder.d_model=192", "objective_conf.decoder.num_layers=2",
+              "objective_conf.decoder.d_ff=768", "objective_conf.decoder.dropout=0.0"]
+JOINT = ["objective=joint", "objective_conf.contrastive.embed_dim=192", "objective_conf.captioning.decoder.d_model=192",
+         "objective_conf.captioning.decoder.num_layers=2", "objective_conf.captioning.decoder.d_ff=768",
+         "objective_conf.captioning.decoder.dropout=0.0"]
+ENCODER_ONLY = [o for o in MINI if o.startswith("encoder_conf")]
+WITH_TEXT_ENCODER = [o for o in MINI if not o.startswith("objective_conf")]
+
+
+def generative_runs(report, workdir: Path):
+    """Captioning and joint through the real train CLI on CUDA, then CUDA decoding against CPU."""
+    from audiotext.bin import train as train_cli
+    from audiotext.decoding import DecodeConfig
+    from audiotext.experiment import load_task_from_dir
+    from fixtures import make_corpus
+
+    cuts = make_corpus(workdir / "gen_data", num_clips=64)
+    config = workdir / "gen.yaml"
+    config.write_text(textwrap.dedent(f"""
+        tokenizer: byte
+        data: {{train_cuts: {cuts}, valid_cuts: {cuts}, max_duration: 30, num_buckets: 2, num_workers: 2}}
+        trainer: {{max_steps: 60, valid_interval: 30, save_interval: 30, log_interval: 10, progress_bar: false}}
+        task_conf: {{normalization_clips: 16}}
+    """))
+    for name, extra in (("captioning", ENCODER_ONLY + CAPTIONING), ("joint", WITH_TEXT_ENCODER + JOINT)):
+        start = time.time()
+        rc = train_cli.main(["--config", str(config), "--exp-dir", str(workdir / name)] + extra)
+        summary = json.loads((workdir / name / "train_summary.json").read_text())
+        report[f"{name}.train_cli.rc"] = rc
+        report[f"{name}.train_cli.seconds"] = time.time() - start
+        report[f"{name}.train_cli.steps"] = summary["steps"]
+        report[f"{name}.train_cli.best_valid_loss"] = summary["best_valid_loss"]
+
+    task, _ = load_task_from_dir(str(workdir / "captioning" / "checkpoints" / "best"))
+    task.eval()
+    objective = task.objective
+    g = torch.Generator().manual_seed(0)
+    frames, frame_lens = torch.randn(6, 50, 192, generator=g), torch.tensor([50, 44, 37, 30, 21, 12])
+    tokens = torch.randint(4, 200, (6, 20), generator=g)
+    token_lens = torch.tensor([20, 18, 15, 11, 7, 3])
+    # causal mask on CUDA: changing the last tokens leaves the logits before them unchanged
+    objective.cuda()
+    dec = objective.decoder
+    memory = dec.prepare_memory(frames.cuda())
+    with torch.no_grad():
+        a = dec(tokens.cuda(), token_lens.cuda(), memory, frame_lens.cuda(), causal=True)
+        changed = tokens.clone()
+        changed[:, 10:] = torch.randint(4, 200, changed[:, 10:].shape, generator=g)
+        b = dec(changed.cuda(), token_lens.cuda(), memory, frame_lens.cuda(), causal=True)
+    report["captioning.cuda.causal_prefix_max_abs_diff"] = float((a[:, :10] - b[:, :10]).abs().max())
+    report["captioning.cuda.changed_suffix_max_abs_diff"] = float((a[:, 10:] - b[:, 10:]).abs().max())
+    ll_cuda = objective.sequence_log_likelihood(frames.cuda(), frame_lens.cuda(), tokens.cuda(), token_lens.cuda()).cpu()
+    out = {}
+    for beam in (1, 3):
+        conf = DecodeConfig(beam_size=beam, max_length=30)
+        out[f"cuda.{beam}"] = objective.generate(frames.cuda(), frame_lens.cuda(), conf)
+    objective.cpu()
+    ll_cpu = objective.sequence_log_likelihood(frames, frame_lens, tokens, token_lens)
+    report["captioning.log_likelihood.cuda_vs_cpu_max_abs_diff"] = float((ll_cuda - ll_cpu).abs().max())
+    for beam in (1, 3):
+        cpu = objective.generate(frames, frame_lens, DecodeConfig(beam_size=beam, max_length=30))
+        same = sum(x == y for x, y in zip(cpu, out[f"cuda.{beam}"]))
+        report[f"captioning.decode.beam{beam}.cuda_equals_cpu"] = f"{same}/{len(cpu)}"
+        report[f"captioning.decode.beam{beam}.mean_length"] = sum(map(len, cpu)) / len(cpu)
+
+
+def objective_timing(report):
+    """bf16 SDPA training step of each objective on the mini model, as ratios to contrastive."""
+    from audiotext.experiment import build_task, load_experiment
+
+    B, T, L = 64, 1000, 24
+    batch = {"features": torch.randn(B, T, 80, device="cuda"), "feature_lens": torch.full((B,), T, device="cuda"),
+             "tokens": torch.randint(4, 260, (B, L), device="cuda"), "token_lens": torch.full((B,), L, device="cuda")}
+    steps = {}
+    for name, extra in (("contrastive", MINI), ("captioning", ENCODER_ONLY + CAPTIONING), ("joint", WITH_TEXT_ENCODER + JOINT)):
+        exp = load_experiment(None, ["tokenizer=byte"] + extra)
+        torch.manual_seed(0)
+        task = build_task(exp).cuda()
+        opt = torch.optim.AdamW(task.parameters(), 1e-4)
+        torch.cuda.reset_peak_memory_stats()
+        times = []
+        for _ in range(12):
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                loss, _ = task(batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        steps[name] = sorted(times[2:])[len(times[2:]) // 2]
+        report[f"objective_step.{name}.bf16.seconds"] = steps[name]
+        report[f"objective_step.{name}.bf16.peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    for name in ("captioning", "joint"):
+        report[f"ratio.{name}_vs_contrastive_step_time"] = steps[name] / steps["contrastive"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="")
@@ -118,7 +219,8 @@ def main() -> int:
     report = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
     with tempfile.TemporaryDirectory() as tmp:
         sections = (("attention", attention_equivalence), ("train_cli", lambda r: train_run(r, Path(tmp))),
-                    ("timing", step_timing))
+                    ("timing", step_timing), ("generative", lambda r: generative_runs(r, Path(tmp))),
+                    ("objective_timing", objective_timing))
         for name, fn in sections:
             try:
                 fn(report)

@@ -224,4 +224,36 @@ def test_speech_sentences_unique():
     clips = speech.plan(500, counts, seed=0)
     texts = [c["text"] for c in clips]
     assert len(set(texts)) == len(texts)
-    assert all(len(t.split()) <= speech.max_words(c["rate"]) for t, c in zip(texts, clips))
+
+
+def _by_rate(clips, value):
+    out = defaultdict(list)
+    for clip in clips:
+        out[clip["labels"]["speaking_rate"]].append(value(clip))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def test_speech_plan_length_does_not_reveal_rate():
+    counts = common.split_counts(900, (0.8, 0.1, 0.1))
+    clips = speech.plan(900, counts, seed=0)
+    planned = _by_rate(clips, lambda c: speech.spoken_units(c["text"]) * 60.0 / c["rate"])
+    means = {k: v.mean() for k, v in planned.items()}
+    assert max(means.values()) - min(means.values()) < 0.1, means
+    for k, v in planned.items():  # each utterance close to its own drawn length
+        target = np.array([c["speech_s"] for c in clips if c["labels"]["speaking_rate"] == k])
+        assert np.abs(v - target).mean() < 0.15, k
+    words = _by_rate(clips, lambda c: len(c["text"].split()))
+    assert words["fast"].mean() > 1.6 * words["slow"].mean()  # the rate lives in words per second
+
+
+@needs_tools
+def test_rendered_speech_duration_does_not_reveal_rate():
+    """Rendered by espeak-ng: clip lengths overlap across rate classes; words per second do not."""
+    counts = common.split_counts(45, (1.0, 0.0, 0.0))
+    clips = speech.plan(45, counts, seed=4)
+    seconds = {id(c): len(speech.render(c)) / common.SAMPLE_RATE for c in clips}
+    duration = _by_rate(clips, lambda c: seconds[id(c)])
+    means = {k: v.mean() for k, v in duration.items()}
+    assert max(means.values()) - min(means.values()) < 0.5, means  # was 1.5 s before planning lengths
+    wps = _by_rate(clips, lambda c: len(c["text"].split()) / seconds[id(c)])
+    assert wps["slow"].max() < wps["fast"].min(), (wps["slow"], wps["fast"])

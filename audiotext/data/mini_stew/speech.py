@@ -6,6 +6,7 @@ of gender, accent, voice quality, pitch and pace). The speaker identity is the e
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 from typing import Dict, List, Tuple
 
@@ -110,6 +111,15 @@ TEMPLATES = [
     "Our {rel} walked to the {place} {time}.",
     "{name} {past} the {noun} and went to the {place}.",
     "Nobody knows why the {noun} is so {adj}.",
+    # short and long ones, so utterances can match any planned length
+    "Look at the {noun}.",
+    "Is the {noun} {adj}?",
+    "{name} is {feeling}.",
+    "{name} {past} it {time}.",
+    "{name} said that the {adj} {noun} was {prep} the {place} {time}.",
+    "Before {deadline}, my {rel} wants to {base} the {adj} {noun} at the {place}.",
+    "I think {name} {past} the {adj} {noun} {prep} the {place} {time}.",
+    "When the {noun} arrived, {name} and {name2} were {feeling} and went to the {place}.",
 ]
 
 
@@ -130,23 +140,41 @@ def _fill(template: str, rng: np.random.Generator) -> str:
     return text[0].upper() + text[1:]
 
 
-def max_words(rate_wpm: float) -> int:
-    """Longest sentence that stays under ~4.5 s of speech at this espeak rate."""
-    return max(5, int(rate_wpm / 60.0 * 4.3))
+# How long espeak-ng speaks a text, in words at its nominal -s rate (seconds = units * 60 / wpm):
+# fitted on rendered mini_stew speech, where it explains about half the variance of the real
+# length; the rest (voice, word choice) does not depend on the rate class.
+UNITS_PER_CHAR = 0.153
+UNITS_PER_SENTENCE_BREAK = 0.72
+UNITS_OFFSET = 0.17
+# Planned speaking time of every clip, drawn independently of its rate class, so that clip
+# duration says nothing about the rate: a fast speaker says more words in the same time.
+SPEECH_SECONDS = (2.6, 4.2)
 
 
-def sentences(n: int, rates: List[int], rng: np.random.Generator) -> List[str]:
-    """n corpus-unique sentences, the i-th short enough for rates[i]."""
+def spoken_units(text: str) -> float:
+    breaks = len(re.findall(r"[.?!] ", text))
+    return UNITS_OFFSET + UNITS_PER_CHAR * len(text) + UNITS_PER_SENTENCE_BREAK * breaks
+
+
+def utterances(seconds: List[float], rates: List[int], rng: np.random.Generator, tries: int = 400) -> List[str]:
+    """Corpus-unique utterances of one to three sentences, the i-th as close as the grammar allows
+    to seconds[i] of speech at rates[i] words per minute."""
     seen, out = set(), []
-    for i in range(n):
-        for _ in range(1000):
-            text = _fill(TEMPLATES[int(rng.integers(len(TEMPLATES)))], rng)
-            if text not in seen and len(text.split()) <= max_words(rates[i]):
-                break
-        else:
+    for target_s, rate in zip(seconds, rates):
+        target = target_s * rate / 60.0
+        best, best_err = None, float("inf")
+        for _ in range(tries):
+            k = 1 + int(rng.integers(3))
+            text = " ".join(_fill(TEMPLATES[int(rng.integers(len(TEMPLATES)))], rng) for _ in range(k))
+            err = abs(spoken_units(text) - target)
+            if text not in seen and err < best_err:
+                best, best_err = text, err
+                if err < UNITS_PER_CHAR * 2:
+                    break
+        if best is None:
             raise RuntimeError("sentence grammar exhausted; add vocabulary")
-        seen.add(text)
-        out.append(text)
+        seen.add(best)
+        out.append(best)
     return out
 
 
@@ -219,8 +247,9 @@ def plan(n: int, counts: Dict[str, int], seed: int) -> List[dict]:
         lo, hi = RATE_RANGES[rate_col[i]]
         rate = int(rng.integers(lo, hi + 1))
         lo, hi = PITCH_RANGES[pitch_col[i]]
-        clips.append({"index": i, "rate": rate, "pitch": int(rng.integers(lo, hi + 1))})
-    texts = sentences(n, [c["rate"] for c in clips], prng)
+        clips.append({"index": i, "rate": rate, "pitch": int(rng.integers(lo, hi + 1)),
+                      "speech_s": float(rng.uniform(*SPEECH_SECONDS))})
+    texts = utterances([c["speech_s"] for c in clips], [c["rate"] for c in clips], prng)
     for i, clip in enumerate(clips):
         voice_id, gender, voice = speaker_col[i]
         accent, accent_adj = VOICES[voice]
