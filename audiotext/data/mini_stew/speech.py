@@ -227,54 +227,6 @@ def speaking_style_caption(gender: str, accent_adj: str, pitch: str, pace: str, 
     return text
 
 
-# --- recording conditions -----------------------------------------------------------------
-# Every clip is "recorded" somewhere else: microphone band limits and coloration, a small room
-# (sometimes), background noise and level, all independent of the speaker. Without this a
-# speaker's synthetic voice has the same long-term spectrum in every clip, and a random
-# projection of the mean fbank identifies speakers better than any trained encoder (a linear
-# probe on the mean fbank alone scored 0.67 on the 60 voices); in-the-wild speech corpora
-# (VoxCeleb, Emilia) vary like this.
-
-def recording_condition(rng: np.random.Generator) -> dict:
-    return {
-        "band_hz": [round(float(rng.uniform(60, 400)), 1), round(float(rng.uniform(3400, 7800)), 1)],
-        "eq_db": [round(float(g), 2) for g in rng.uniform(-8, 8, 7)],  # at 7 log-spaced frequencies
-        "rt60_s": round(float(rng.uniform(0.1, 0.6)), 3) if rng.random() < 0.6 else 0.0,
-        "snr_db": round(float(rng.uniform(10, 35)), 1),
-        "noise": "brown" if rng.random() < 0.5 else "white",
-        "seed": int(rng.integers(2**31)),
-    }
-
-
-def _fft_convolve(x: np.ndarray, h: np.ndarray) -> np.ndarray:
-    m = 1 << (len(x) + len(h) - 2).bit_length()
-    return np.fft.irfft(np.fft.rfft(x, m) * np.fft.rfft(h, m), m)[: len(x)]
-
-
-def apply_recording(x: np.ndarray, cond: dict) -> np.ndarray:
-    """Band limits and a smooth random EQ, then room reverb, then noise at the planned SNR."""
-    rng = np.random.default_rng(cond["seed"])
-    m = 1 << max(len(x) - 1, 1).bit_length()
-    f = np.fft.rfftfreq(m, 1.0 / SAMPLE_RATE)
-    lo, hi = cond["band_hz"]
-    band = 1.0 / (1.0 + (lo / np.maximum(f, 1.0)) ** 4) / (1.0 + (f / hi) ** 8)
-    knots = np.linspace(np.log(50.0), np.log(8000.0), len(cond["eq_db"]))
-    eq = 10 ** (np.interp(np.log(np.maximum(f, 50.0)), knots, cond["eq_db"]) / 20)
-    y = np.fft.irfft(np.fft.rfft(x, m) * band * eq, m)[: len(x)]
-    if cond["rt60_s"] > 0:
-        k = int(cond["rt60_s"] * SAMPLE_RATE)
-        ir = rng.standard_normal(k) * np.exp(-6.9 * np.arange(k) / k)  # -60 dB at rt60
-        ir[0] = 4.0  # the direct path
-        y = _fft_convolve(y, ir / np.sqrt(np.sum(ir ** 2)))
-    noise = rng.standard_normal(len(y))
-    if cond["noise"] == "brown":  # integrated white noise, its drift removed
-        noise = np.cumsum(noise)
-        noise -= np.convolve(noise, np.ones(400) / 400, mode="same")
-    power = float(np.mean(y ** 2)) + 1e-12
-    y = y + noise * np.sqrt(power / (float(np.mean(noise ** 2)) * 10 ** (cond["snr_db"] / 10)))
-    return y.astype(np.float32)
-
-
 # --- planning and rendering ---------------------------------------------------------------
 
 def plan(n: int, counts: Dict[str, int], seed: int) -> List[dict]:
@@ -296,8 +248,7 @@ def plan(n: int, counts: Dict[str, int], seed: int) -> List[dict]:
         rate = int(rng.integers(lo, hi + 1))
         lo, hi = PITCH_RANGES[pitch_col[i]]
         clips.append({"index": i, "rate": rate, "pitch": int(rng.integers(lo, hi + 1)),
-                      "speech_s": float(rng.uniform(*SPEECH_SECONDS)),
-                      "recording": recording_condition(clip_rng(seed, "speech", i, 3))})
+                      "speech_s": float(rng.uniform(*SPEECH_SECONDS))})
     texts = utterances([c["speech_s"] for c in clips], [c["rate"] for c in clips], prng)
     for i, clip in enumerate(clips):
         voice_id, gender, voice = speaker_col[i]
@@ -312,7 +263,6 @@ def plan(n: int, counts: Dict[str, int], seed: int) -> List[dict]:
                 "voice": voice_id, "gender": gender, "accent": accent, "timbre": TIMBRES[variant][0],
                 "pitch_bucket": pitch_col[i],
                 "speaking_rate": rate_col[i], "words_per_minute": clip["rate"], "transcript": texts[i],
-                "snr_db": clip["recording"]["snr_db"], "rt60_s": clip["recording"]["rt60_s"],
             },
             # speaking_style first: consumers that take a clip's first caption get the one that
             # describes the sound of the voice, which an audio encoder can learn without ASR
@@ -342,8 +292,7 @@ def _trim_silence(x: np.ndarray, relative: float = 0.01) -> np.ndarray:
 
 
 def render(clip: dict) -> np.ndarray:
-    """Synthesize, trim espeak's padding, add a random short pause before and after, then pass
-    it through the clip's recording condition."""
+    """Synthesize, trim espeak's padding, then add a random short pause before and after."""
     rate = clip["rate"]
     audio, sr = _espeak(clip["voice"], clip["pitch"], rate, clip["text"])
     x = _trim_silence(resample(audio, sr, SAMPLE_RATE))
@@ -357,4 +306,4 @@ def render(clip: dict) -> np.ndarray:
     total = max(len(x) + lead + tail, int(MIN_DURATION * SAMPLE_RATE))
     out = np.zeros(total, dtype=np.float32)
     out[lead: lead + len(x)] = x
-    return apply_recording(out, clip["recording"])
+    return out
