@@ -87,6 +87,12 @@ probes:
         assert details[f"probe.kind_heldout.linear.{model}"]["num_train"] == 24  # 32 minus 8 held out
         assert details[f"lowres.kind.linear.25.{model}"]["num_train"] == 8
         assert res[f"diag.{model}.rankme"] >= 1.0
+    for name, kind in (("kind", "linear"), ("kind", "mlp"), ("kind", "attention"), ("kind_heldout", "linear")):
+        gain = res[f"probe.{name}.{kind}.gain"]  # paired on the same 12 test clips
+        assert gain == pytest.approx(res[f"probe.{name}.{kind}.pretrained"] - res[f"probe.{name}.{kind}.random_init"])
+        assert res[f"probe.{name}.{kind}.ci95_low"] <= gain <= res[f"probe.{name}.{kind}.ci95_high"]
+        assert details[f"probe.{name}.{kind}.gain"]["num_clips"] == 12
+    assert "probe.kind_kfold.linear.gain" not in res and "probe.tags.linear.gain" not in res  # k-fold, mAP
     assert 0.0 <= res["zeroshot.kind"] <= 1.0
     assert res["diag.alignment"] >= 0.0
 

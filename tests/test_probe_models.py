@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from audiotext.eval.probe_models import (ProbeData, _GridProbe, _Standardizer, average_precision, kfold_splits,
-                                         mean_average_precision, run_kfold, run_low_resource, run_probe, subsample,
-                                         subsample_indices)
+                                         mean_average_precision, paired_bootstrap, run_kfold, run_low_resource,
+                                         run_probe, subsample, subsample_indices)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -224,3 +224,35 @@ def test_attention_needs_frames():
         run_probe("attention", pooled, pooled, pooled)
     with pytest.raises(ValueError, match="kind"):
         run_probe("svm", pooled, pooled, pooled)
+
+
+def test_paired_bootstrap_gain_and_interval():
+    same = [1, 0, 1, 1, 0] * 20
+    boot = paired_bootstrap(same, same)
+    assert boot["gain"] == 0.0 and boot["ci95_low"] == 0.0 and boot["ci95_high"] == 0.0 and boot["p_not_better"] == 1.0
+    boot = paired_bootstrap([1] * 50, [0] * 50)
+    assert boot["gain"] == 1.0 and boot["ci95_low"] == 1.0 and boot["p_not_better"] == 0.0
+    # a wins 12 clips, b wins 4, the rest agree: gain 8/100, interval around it, width ~ 2*1.96*sqrt(16)/100
+    a = [1] * 12 + [0] * 4 + [1] * 40 + [0] * 44
+    b = [0] * 12 + [1] * 4 + [1] * 40 + [0] * 44
+    boot = paired_bootstrap(a, b, seed=1)
+    assert boot["gain"] == pytest.approx(0.08)
+    assert boot["ci95_low"] < 0.08 < boot["ci95_high"]
+    assert 0.12 < boot["ci95_high"] - boot["ci95_low"] < 0.19
+    assert boot["p_not_better"] < 0.05
+    # the same disagreement on 10x the clips: about sqrt(10) narrower
+    wide = paired_bootstrap(a * 10, b * 10, seed=1)
+    assert (wide["ci95_high"] - wide["ci95_low"]) < 0.4 * (boot["ci95_high"] - boot["ci95_low"])
+    with pytest.raises(ValueError, match="equal-length"):
+        paired_bootstrap([1, 0], [1])
+
+
+def test_run_probe_reports_per_clip_correctness():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((60, 4)).astype(np.float32)
+    labels = ["a" if v > 0 else "b" for v in x[:, 0]]
+    data = ProbeData.from_pooled(x, labels)
+    res = run_probe("linear", data.take(range(40)), data.take(range(40, 50)), data.take(range(50, 60)),
+                                 max_epochs=50, patience=10)
+    assert len(res["test_correct"]) == 10 and set(res["test_correct"]) <= {0, 1}
+    assert res["score"] == pytest.approx(np.mean(res["test_correct"]))

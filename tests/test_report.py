@@ -11,6 +11,8 @@ RESULTS = {
     "probe.instrument.pretrained": 0.9, "probe.instrument.random_init": 0.8,
     "probe.instrument.linear.pretrained": 0.9, "probe.instrument.linear.random_init": 0.8,
     "probe.instrument.mlp.pretrained": 0.92, "probe.instrument.mlp.random_init": 0.7,
+    "probe.instrument.linear.gain": 0.1, "probe.instrument.linear.ci95_low": -0.02,
+    "probe.instrument.linear.ci95_high": 0.21,
     "lowres.instrument.linear.1.pretrained": 0.2, "lowres.instrument.linear.1.random_init": 0.1,
     "lowres.instrument.linear.100.pretrained": 0.9, "lowres.instrument.linear.100.random_init": 0.8,
     "diag.pretrained.rankme": 40.5,
@@ -30,7 +32,8 @@ def test_experiment_report_has_tables_and_plots(tmp_path):
     text = path.read_text()
     assert "| t2a | 0.070 |" in text
     assert "| most frequent training caption |" in text and "0.050" in text
-    assert "| instrument | mlp | 0.920 | 0.700 | 0.220 |" in text
+    assert "| instrument | mlp | 0.920 | 0.700 | +0.220 |" in text  # no interval given
+    assert "| instrument | linear | 0.900 | 0.800 | +0.100 [-0.020, +0.210] |" in text
     assert "| instrument | linear | 0.200 / 0.100 | 0.900 / 0.800 |" in text
     assert "(probes.png)" in text and "(lowres.png)" in text
     for png in ("probes.png", "lowres.png"):

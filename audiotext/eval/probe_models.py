@@ -478,7 +478,10 @@ def _fit_select(kind: str, ftr: _Features, train_labels: Sequence, fva: _Feature
     chosen = max(range(len(lr_grid)), key=lambda i: (best[i][0], -i))  # ties keep the earlier learning rate
     valid_score, epoch, state = best[chosen]
     model.params = {k: v.unsqueeze(0) for k, v in state.items()}
-    test_score = _score(_predict(model, fte)[0], yte, multilabel, te_unseen)
+    test_logits = _predict(model, fte)[0]
+    test_score = _score(test_logits, yte, multilabel, te_unseen)
+    # per test clip: 1 when the top class is right (single-label only), for paired comparisons
+    correct = None if multilabel else ((test_logits.argmax(-1) == yte) & (yte >= 0)).int().tolist()
     return {
         "kind": kind,
         "metric": "mAP" if multilabel else "accuracy",
@@ -490,6 +493,7 @@ def _fit_select(kind: str, ftr: _Features, train_labels: Sequence, fva: _Feature
         "num_train": len(ftr),
         "num_test": len(fte),
         "num_classes": len(classes),
+        "test_correct": correct,
     }
 
 
@@ -529,7 +533,8 @@ def run_probe(kind: str, train: ProbeData, valid: ProbeData, test: ProbeData, mu
     ``frame_stride`` averages frames in windows of that many before the attention probe.
 
     Returns score, metric ("accuracy" | "mAP"), valid_score, lr, epochs (the best
-    epoch), valid_by_lr, num_train, num_test, num_classes, kind.
+    epoch), valid_by_lr, num_train, num_test, num_classes, kind, and test_correct (per
+    test clip 0/1, single-label only; None for multi-label).
     """
     cfg = _settings(kind, max_epochs=max_epochs, patience=patience, batch_size=batch_size,
                     weight_decay=weight_decay, hidden=hidden, heads=heads, dropout=dropout,
@@ -538,6 +543,25 @@ def run_probe(kind: str, train: ProbeData, valid: ProbeData, test: ProbeData, mu
     norm = _Standardizer.fit(train, kind == "attention", frame_stride)
     return _fit_select(kind, norm.apply(train), train.labels, norm.apply(valid), valid.labels,
                        norm.apply(test), test.labels, multilabel, lr_grid, seed, cfg)
+
+
+def paired_bootstrap(correct_a: Sequence[int], correct_b: Sequence[int], num_resamples: int = 10000,
+                     seed: int = 0) -> Dict[str, float]:
+    """Accuracy gain of system a over system b on the same test clips, with a 95% percentile
+    bootstrap interval (clips resampled with replacement, both systems together) and the
+    share of resamples in which a is not better (a one-sided p-value for "a beats b")."""
+    a, b = np.asarray(correct_a, dtype=np.float64), np.asarray(correct_b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
+        raise ValueError(f"paired bootstrap needs two equal-length, non-empty 0/1 vectors, got {a.shape} and {b.shape}")
+    rng = np.random.default_rng(seed)
+    diff = a - b
+    gains = np.empty(num_resamples)
+    for start in range(0, num_resamples, 1000):  # bounded memory for large test sets
+        n = min(1000, num_resamples - start)
+        gains[start:start + n] = diff[rng.integers(0, len(diff), size=(n, len(diff)))].mean(1)
+    low, high = np.percentile(gains, [2.5, 97.5])
+    return {"gain": float(diff.mean()), "ci95_low": float(low), "ci95_high": float(high),
+            "p_not_better": float(np.mean(gains <= 0.0)), "num_clips": int(len(diff))}
 
 
 def kfold_splits(k: int) -> List[Tuple[List[int], int, int]]:

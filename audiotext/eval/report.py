@@ -6,6 +6,8 @@ Key scheme of results.json (flat metric -> number), written by audiotext.bin.eva
   zeroshot.<task>
   probe.<task>.{pretrained,random_init}                      linear probe, all labels
   probe.<task>.<kind>.{pretrained,random_init}               kind: linear | mlp | attention
+  probe.<task>.<kind>.{gain,ci95_low,ci95_high}             pretrained minus random init, paired
+                                                             bootstrap 95% interval over test clips
   lowres.<task>.<kind>.<percent>.{pretrained,random_init}    mean over seeds
   diag.<model>.{rankme,uniformity}, diag.alignment
 """
@@ -49,6 +51,14 @@ def _fmt(value: Optional[float]) -> str:
 def _table(header: List[str], rows: List[List[str]]) -> List[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _gain_cell(results: Dict[str, float], task: str, kind: str, scores: Dict[str, float]) -> str:
+    key = f"probe.{task}.{kind}"
+    if f"{key}.gain" in results:
+        return (f"{results[key + '.gain']:+.3f} [{results[key + '.ci95_low']:+.3f}, "
+                f"{results[key + '.ci95_high']:+.3f}]")
+    return f"{scores['pretrained'] - scores['random_init']:+.3f}" if len(scores) == 2 else "–"
 
 
 def plot_probes(results: Dict[str, float], path: Path) -> bool:
@@ -141,11 +151,11 @@ def experiment_report(results: Dict[str, float], name: str, out_dir: Path,
     scores = probe_scores(results)
     if scores:
         lines += ["## Frozen-encoder probes (all training labels)", ""]
-        lines += _table(["task", "probe", "pretrained", "random init", "gain"], [
-            [task, kind, _fmt(v.get("pretrained")), _fmt(v.get("random_init")),
-             _fmt(v["pretrained"] - v["random_init"]) if len(v) == 2 else "–"]
+        lines += _table(["task", "probe", "pretrained", "random init", "gain [95% CI]"], [
+            [task, kind, _fmt(v.get("pretrained")), _fmt(v.get("random_init")), _gain_cell(results, task, kind, v)]
             for (task, kind), v in scores.items()])
-        lines.append("")
+        lines += ["", "Gain: pretrained minus random init; the interval is a paired bootstrap over the test clips "
+                  "(accuracy tasks with a fixed test split).", ""]
         if plot_probes(results, out_dir / "probes.png"):
             lines += ["![probe scores](probes.png)", ""]
     curves = lowres_curves(results)

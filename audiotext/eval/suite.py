@@ -163,13 +163,30 @@ class EmbeddingCache:
         return self.sets[key]
 
 
-def _probe_data(emb: EmbeddedSet, task: ProbeTask, split: str, with_frames: bool) -> ProbeData:
+def _probe_data(emb: EmbeddedSet, task: ProbeTask, split: str, with_frames: bool) -> Tuple[ProbeData, List[str]]:
+    """The task's clips of one split, and their cut ids."""
     idx, values = select(emb.labels, task)
     if len(idx) == 0:
         raise ValueError(f"probe task {task.name}: no {split} clip has label {task.label!r}"
                          + (f" in domain {task.domain!r}" if task.domain else ""))
     frames = [emb.frames[i].astype(np.float32) for i in idx] if with_frames else None
-    return ProbeData(frames, emb.pooled[idx], values)
+    return ProbeData(frames, emb.pooled[idx], values), [emb.cut_ids[i] for i in idx]
+
+
+def _paired_gains(name: str, correct: Dict[Tuple[str, str], Dict[str, int]], results, details) -> None:
+    """pretrained minus random init on the same test clips, with a bootstrap 95% interval:
+    small test sets make single accuracy differences noisy."""
+    for kind in sorted({k for k, _ in correct}):
+        pre, rnd = correct.get((kind, "pretrained")), correct.get((kind, "random_init"))
+        if not pre or not rnd:
+            continue
+        ids = sorted(set(pre) & set(rnd))
+        if len(ids) != len(pre) or len(ids) != len(rnd):
+            raise RuntimeError(f"probe {name}.{kind}: the two models were scored on different test clips")
+        boot = probe_models.paired_bootstrap([pre[i] for i in ids], [rnd[i] for i in ids])
+        for stat in ("gain", "ci95_low", "ci95_high"):
+            results[f"probe.{name}.{kind}.{stat}"] = boot[stat]
+        details[f"probe.{name}.{kind}.gain"] = boot
 
 
 def _run_probes(tasks, models, cache, pretrained_set, probe_kwargs, settings, results, details) -> None:
@@ -177,10 +194,12 @@ def _run_probes(tasks, models, cache, pretrained_set, probe_kwargs, settings, re
     for t in tasks:
         if not t.spec.kinds:
             continue
+        correct: Dict[Tuple[str, str], Dict[str, int]] = {}  # (kind, model) -> test cut id -> 0/1
         for model in models:
             with_frames = "attention" in t.spec.kinds
             get = pretrained_set if model == "pretrained" else (lambda p, m=model: cache.get(m, p))
-            splits = {name: _probe_data(get(path), t.task, name, with_frames) for name, path in t.files.items()}
+            loaded = {name: _probe_data(get(path), t.task, name, with_frames) for name, path in t.files.items()}
+            splits = {name: data for name, (data, _) in loaded.items()}
             if "valid" not in splits and not t.kfold:
                 held = probe_models.subsample_indices(splits["train"].labels, t.spec.valid_from_train, seed=0,
                                                       multilabel=t.spec.multilabel)
@@ -200,6 +219,8 @@ def _run_probes(tasks, models, cache, pretrained_set, probe_kwargs, settings, re
                     results[key] = res["score"]
                     details[key] = {k: res[k] for k in ("score", "metric", "valid_score", "lr", "epochs",
                                                         "num_train", "num_test", "num_classes")}
+                    if res["test_correct"] is not None:
+                        correct[(kind, model)] = dict(zip(loaded["test"][1], res["test_correct"]))
                     low = [f for f in t.spec.fractions if f < 1.0]
                     if low:
                         curve = probe_models.run_low_resource(
@@ -213,6 +234,13 @@ def _run_probes(tasks, models, cache, pretrained_set, probe_kwargs, settings, re
                     results[f"probe.{t.spec.name}.{model}"] = results[key]
             log.info("probes %s (%s): %s", t.spec.name, model, ", ".join(
                 f"{k} {results[f'probe.{t.spec.name}.{k}.{model}']:.3f}" for k in t.spec.kinds))
+        _paired_gains(t.spec.name, correct, results, details)
+        gains = [k for k in t.spec.kinds if f"probe.{t.spec.name}.{k}.gain" in results]
+        if gains:
+            log.info("probes %s, pretrained minus random init [95%% CI]: %s", t.spec.name, ", ".join(
+                "{} {:+.3f} [{:+.3f}, {:+.3f}]".format(k, *(results[f"probe.{t.spec.name}.{k}.{s}"]
+                                                        for s in ("gain", "ci95_low", "ci95_high")))
+                for k in gains))
 
 
 def run_suite(task, conf: EvalConfig, cuts_dir: str, random_task_factory: Optional[Callable[[], Any]] = None
