@@ -50,8 +50,29 @@ def attention_equivalence(report):
     report["attn.auto_resolves_to"] = attn.resolve_backend("auto", torch.zeros(1, device="cuda", dtype=torch.bfloat16))
 
 
+def median_step_seconds(exp, batch, bf16: bool, steps: int = 12) -> float:
+    """Median wall time of a full training step (forward, backward, AdamW) after 2 warm-up steps."""
+    from audiotext.experiment import build_task
+
+    torch.manual_seed(0)
+    task = build_task(exp).cuda()
+    opt = torch.optim.AdamW(task.parameters(), 1e-4)
+    times = []
+    for _ in range(steps):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+            loss, _ = task(batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return sorted(times[2:])[len(times[2:]) // 2]
+
+
 def step_timing(report):
-    from audiotext.experiment import build_task, load_experiment
+    from audiotext.experiment import load_experiment
 
     B, T = 64, 1000  # 64 clips of 10 s: 640 s of audio per batch, the paper's ~600 s per GPU
     batch = {"features": torch.randn(B, T, 80, device="cuda"), "feature_lens": torch.full((B,), T, device="cuda"),
@@ -61,21 +82,7 @@ def step_timing(report):
         for bf16 in (False, True):
             exp = load_experiment(None, ["tokenizer=byte", f"encoder_conf.attention_backend={backend}",
                                          f"text_encoder_conf.attention_backend={backend}"] + MINI)
-            torch.manual_seed(0)
-            task = build_task(exp).cuda()
-            opt = torch.optim.AdamW(task.parameters(), 1e-4)
-            times = []
-            for i in range(12):
-                torch.cuda.synchronize()
-                start = time.perf_counter()
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
-                    loss, _ = task(batch)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                torch.cuda.synchronize()
-                times.append(time.perf_counter() - start)
-            step = sorted(times[2:])[len(times[2:]) // 2]  # median after warm-up
+            step = median_step_seconds(exp, batch, bf16)
             key = f"{backend}.{'bf16' if bf16 else 'fp32'}"
             results[key] = step
             report[f"step.{key}.seconds"] = step
@@ -85,27 +92,35 @@ def step_timing(report):
     report["ratio.sdpa_vs_math_bf16_speedup"] = results["math.bf16"] / results["sdpa.bf16"]
 
 
-def train_run(report, workdir: Path):
-    from audiotext import hear
+def _train_cli(report, workdir: Path, name: str, overrides, steps: int) -> Path:
+    """A real ``audiotext.bin.train`` run on a generated toy corpus; returns its exp dir."""
     from audiotext.bin import train as train_cli
     from fixtures import make_corpus
 
-    cuts = make_corpus(workdir / "data", num_clips=64)
-    config = workdir / "exp.yaml"
+    cuts = make_corpus(workdir / f"{name}_data", num_clips=64)
+    config = workdir / f"{name}.yaml"
     config.write_text(textwrap.dedent(f"""
         tokenizer: byte
         data: {{train_cuts: {cuts}, valid_cuts: {cuts}, max_duration: 30, num_buckets: 2, num_workers: 2}}
-        trainer: {{max_steps: 40, valid_interval: 20, save_interval: 20, log_interval: 10, progress_bar: false}}
+        trainer: {{max_steps: {steps}, valid_interval: {steps // 2}, save_interval: {steps // 2}, log_interval: 10,
+                   progress_bar: false}}
         task_conf: {{normalization_clips: 16}}
     """))
+    exp_dir = workdir / name
     start = time.time()
-    rc = train_cli.main(["--config", str(config), "--exp-dir", str(workdir / "exp")] + MINI)
-    report["train_cli.rc"] = rc
-    report["train_cli.seconds"] = time.time() - start
-    summary = json.loads((workdir / "exp" / "train_summary.json").read_text())
-    report["train_cli.steps"] = summary["steps"]
-    report["train_cli.best_valid_loss"] = summary["best_valid_loss"]
-    model = hear.load_model(str(workdir / "exp" / "checkpoints" / "best"))  # loads on CPU
+    report[f"{name}.rc"] = train_cli.main(["--config", str(config), "--exp-dir", str(exp_dir)] + list(overrides))
+    report[f"{name}.seconds"] = time.time() - start
+    summary = json.loads((exp_dir / "train_summary.json").read_text())
+    report[f"{name}.steps"] = summary["steps"]
+    report[f"{name}.best_valid_loss"] = summary["best_valid_loss"]
+    return exp_dir
+
+
+def train_run(report, workdir: Path):
+    from audiotext import hear
+
+    exp_dir = _train_cli(report, workdir, "train_cli", MINI, steps=40)
+    model = hear.load_model(str(exp_dir / "checkpoints" / "best"))  # loads on CPU
     emb = hear.get_scene_embeddings(torch.zeros(2, 16000), model)
     report["hear.scene_shape"] = list(emb.shape)
     report["hear.finite"] = bool(torch.isfinite(emb).all())
@@ -122,29 +137,12 @@ WITH_TEXT_ENCODER = [o for o in MINI if not o.startswith("objective_conf")]
 
 def generative_runs(report, workdir: Path):
     """Captioning and joint through the real train CLI on CUDA, then CUDA decoding against CPU."""
-    from audiotext.bin import train as train_cli
     from audiotext.decoding import DecodeConfig
     from audiotext.experiment import load_task_from_dir
-    from fixtures import make_corpus
 
-    cuts = make_corpus(workdir / "gen_data", num_clips=64)
-    config = workdir / "gen.yaml"
-    config.write_text(textwrap.dedent(f"""
-        tokenizer: byte
-        data: {{train_cuts: {cuts}, valid_cuts: {cuts}, max_duration: 30, num_buckets: 2, num_workers: 2}}
-        trainer: {{max_steps: 60, valid_interval: 30, save_interval: 30, log_interval: 10, progress_bar: false}}
-        task_conf: {{normalization_clips: 16}}
-    """))
-    for name, extra in (("captioning", ENCODER_ONLY + CAPTIONING), ("joint", WITH_TEXT_ENCODER + JOINT)):
-        start = time.time()
-        rc = train_cli.main(["--config", str(config), "--exp-dir", str(workdir / name)] + extra)
-        summary = json.loads((workdir / name / "train_summary.json").read_text())
-        report[f"{name}.train_cli.rc"] = rc
-        report[f"{name}.train_cli.seconds"] = time.time() - start
-        report[f"{name}.train_cli.steps"] = summary["steps"]
-        report[f"{name}.train_cli.best_valid_loss"] = summary["best_valid_loss"]
-
-    task, _ = load_task_from_dir(str(workdir / "captioning" / "checkpoints" / "best"))
+    _train_cli(report, workdir, "joint.train_cli", WITH_TEXT_ENCODER + JOINT, steps=60)
+    exp_dir = _train_cli(report, workdir, "captioning.train_cli", ENCODER_ONLY + CAPTIONING, steps=60)
+    task, _ = load_task_from_dir(str(exp_dir / "checkpoints" / "best"))
     task.eval()
     objective = task.objective
     g = torch.Generator().manual_seed(0)
@@ -179,7 +177,7 @@ def generative_runs(report, workdir: Path):
 
 def objective_timing(report):
     """bf16 SDPA training step of each objective on the mini model, as ratios to contrastive."""
-    from audiotext.experiment import build_task, load_experiment
+    from audiotext.experiment import load_experiment
 
     B, T, L = 64, 1000, 24
     batch = {"features": torch.randn(B, T, 80, device="cuda"), "feature_lens": torch.full((B,), T, device="cuda"),
@@ -187,22 +185,8 @@ def objective_timing(report):
     steps = {}
     for name, extra in (("contrastive", MINI), ("captioning", ENCODER_ONLY + CAPTIONING), ("joint", WITH_TEXT_ENCODER + JOINT)):
         exp = load_experiment(None, ["tokenizer=byte"] + extra)
-        torch.manual_seed(0)
-        task = build_task(exp).cuda()
-        opt = torch.optim.AdamW(task.parameters(), 1e-4)
         torch.cuda.reset_peak_memory_stats()
-        times = []
-        for _ in range(12):
-            torch.cuda.synchronize()
-            start = time.perf_counter()
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                loss, _ = task(batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-        steps[name] = sorted(times[2:])[len(times[2:]) // 2]
+        steps[name] = median_step_seconds(exp, batch, bf16=True)
         report[f"objective_step.{name}.bf16.seconds"] = steps[name]
         report[f"objective_step.{name}.bf16.peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
     for name in ("captioning", "joint"):
