@@ -52,5 +52,7 @@ def test_comparison_and_cli(tmp_path, capsys):
     assert "| metric | contrastive | captioning |" in text
     assert "| CIDEr-D | – | 0.410 |" in text
     assert "| probe instrument mlp | 0.920 (0.700) | 0.920 (0.700) |" in text
+    assert "| gain instrument linear [95% CI] | +0.100 [-0.020, +0.210] | +0.100 [-0.020, +0.210] |" in text
+    assert "gain instrument mlp" not in text  # no interval in these results
     assert report_cli.main([*files, "--markdown", str(tmp_path / "r")]) == 2
     assert comparison_report({"a": RESULTS}, tmp_path / "one.md").is_file()

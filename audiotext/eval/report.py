@@ -210,6 +210,11 @@ def comparison_report(named_results: Dict[str, Dict[str, float]], out_path: Path
             v = probe_scores(named_results[n]).get((task, kind), {})
             cells.append(f"{_fmt(v.get('pretrained'))} ({_fmt(v.get('random_init'))})" if v else "–")
         rows.append([f"probe {task} {kind}"] + cells)
+    for task, kind in probe_keys:
+        if any(f"probe.{task}.{kind}.gain" in r for r in named_results.values()):
+            rows.append([f"gain {task} {kind} [95% CI]"] + [
+                _gain_cell(r, task, kind, {}) if f"probe.{task}.{kind}.gain" in r else "–"
+                for r in named_results.values()])
     curve_keys = sorted({tk for r in named_results.values() for tk in lowres_curves(r) if tk[1] == "linear"})
     for task, kind in curve_keys:
         percents = sorted({p for r in named_results.values() for p in lowres_curves(r).get((task, kind), {})
@@ -221,7 +226,8 @@ def comparison_report(named_results: Dict[str, Dict[str, float]], out_path: Path
                 pre, rnd = by_model.get("pretrained", {}).get(pct), by_model.get("random_init", {}).get(pct)
                 cells.append(f"{_fmt(pre)} ({_fmt(rnd)})" if pre is not None else "–")
             rows.append([f"probe {task} {kind} {pct:g}% labels"] + cells)
-    lines = [f"# {title}", "", "Probe cells: pretrained (random init of the same architecture).", ""]
+    lines = [f"# {title}", "", "Probe cells: pretrained (random init of the same architecture). Gain rows: "
+             "pretrained minus random init on the same test clips, with a paired bootstrap 95% interval.", ""]
     lines += _table(["metric"] + names, rows)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text("\n".join(lines) + "\n")
