@@ -63,3 +63,10 @@ def test_cli_refuses_details_without_captions(tmp_path, capsys):
     details.write_text(json.dumps({"probe.voice.linear.pretrained": 0.5}))
     assert main([str(details), str(tmp_path / "cuts.jsonl.gz")]) == 2
     assert "no 'captions'" in capsys.readouterr().err
+
+
+def test_cli_names_a_missing_manifest(tmp_path):
+    details = tmp_path / "results_details.json"
+    details.write_text(json.dumps({"captions": {"speech-1": {"generated": "A man.", "references": []}}}))
+    with pytest.raises(FileNotFoundError, match="manifest not found: .*nope.jsonl.gz"):
+        main([str(details), str(tmp_path / "nope.jsonl.gz")])

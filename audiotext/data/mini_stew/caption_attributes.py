@@ -70,10 +70,10 @@ def score_captions(captions: Mapping[str, str], labels: Mapping[str, Mapping[str
 
 
 def speech_labels(cuts_path: str) -> Dict[str, Dict[str, str]]:
-    from lhotse import CutSet
+    from audiotext.data.dataset import load_cuts  # lhotse only when the CLI reads a manifest
 
     out = {}
-    for cut in CutSet.from_file(cuts_path):
+    for cut in load_cuts(cuts_path, "test cuts"):
         for sup in cut.supervisions:
             custom = sup.custom or {}
             if custom.get("domain") == "speech" and "gender" in custom:
