@@ -28,6 +28,7 @@ setup(
         "safetensors",
         "tqdm",
         "matplotlib",  # report plots
+        "pyarrow",  # parquet caption files (LP-MusicCaps, ParaSpeechCaps, JamendoMaxCaps)
     ],
     extras_require={
         "flash": ["flash-attn>=2.5"],

@@ -17,10 +17,8 @@ Label schema of the first supervision's ``custom`` dict::
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
-import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +26,14 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from lhotse import CutSet, Recording, SupervisionSegment
+
+# the errors and file readers every preparer shares (downstream and corpora alike)
+from audiotext.data.layout import (  # noqa: F401  (re-exported for the downstream preparers)
+    DataLayoutError, LayoutError, MissingFileError, index_audio, read_table, require_dir, require_file, to_float,
+    to_int,
+)
+
+DownstreamError = DataLayoutError  # the name the downstream preparers and their CLI use
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +44,6 @@ DOMAINS = ("sound", "speech", "music")
 MAX_EXAMPLES = 50
 # individual warnings logged per skip reason before only the final count is reported
 MAX_WARNINGS = 20
-
-
-class DownstreamError(Exception):
-    """A data set cannot be prepared as laid out on disk (the message says why)."""
-
-
-class MissingFileError(DownstreamError, FileNotFoundError):
-    """A metadata file, an audio directory or a listed audio file is absent."""
-
-
-class LayoutError(DownstreamError, ValueError):
-    """A metadata file exists but does not have the official format."""
 
 
 @dataclass
@@ -81,19 +75,6 @@ class SkipLog:
             log.warning("skipping %s (%s)%s", what, reason, f": {detail}" if detail else "")
         elif self.counts[reason] == MAX_WARNINGS + 1:
             log.warning("more clips skipped as %r; only the count is reported from here on", reason)
-
-
-def require_file(path: Path, what: str, hint: str = "") -> Path:
-    """Return ``path`` if it is a file, else raise naming the exact path."""
-    if not path.is_file():
-        raise MissingFileError(f"{what} not found: {path}" + (f" ({hint})" if hint else ""))
-    return path
-
-
-def require_dir(path: Path, what: str, hint: str = "") -> Path:
-    if not path.is_dir():
-        raise MissingFileError(f"{what} not found: {path}" + (f" ({hint})" if hint else ""))
-    return path
 
 
 def check_listed_audio(items: Sequence[Item], listed_in: PathLike) -> None:
@@ -235,58 +216,3 @@ def write_splits(task: str, domain: str, items: Iterable[Item], output_dir: Path
 def read_summary(output_dir: PathLike) -> Dict[str, Any]:
     """The ``prepare_summary.json`` a preparer wrote into ``output_dir``."""
     return json.loads((Path(output_dir) / SUMMARY_NAME).read_text())
-
-
-def index_audio(root: Path, extensions: Sequence[str]) -> Dict[str, Path]:
-    """Map file stem -> path for every file under ``root`` with one of ``extensions``.
-
-    When a stem exists with several extensions the earlier extension in
-    ``extensions`` wins. Hidden directories are not searched.
-    """
-    rank = {ext.lower(): i for i, ext in enumerate(extensions)}
-    found: Dict[str, Tuple[int, Path]] = {}
-    for directory, subdirs, files in os.walk(root, followlinks=True):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        for name in files:
-            stem, dot, ext = name.rpartition(".")
-            if not dot or ext.lower() not in rank:
-                continue
-            key = (rank[ext.lower()], Path(directory) / name)
-            if stem not in found or key < found[stem]:
-                found[stem] = key
-    return {stem: path for stem, (_, path) in found.items()}
-
-
-def read_table(path: Path, required: Sequence[str] = (), delimiter: str = ","
-               ) -> Tuple[List[str], List[Tuple[int, Dict[str, str]]]]:
-    """Header and ``(line number, row)`` pairs of a delimited file with a header line.
-
-    Raises :class:`LayoutError` naming the file when a required column is absent.
-    """
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
-        header = [name.strip() for name in (reader.fieldnames or [])]
-        reader.fieldnames = header
-        missing = [column for column in required if column not in header]
-        if missing:
-            raise LayoutError(f"{path}: missing column(s) {', '.join(missing)}; the header has {header}")
-        rows = []
-        for row in reader:
-            if None in row or any(value is None for value in row.values()):
-                raise LayoutError(f"{path}:{reader.line_num}: expected {len(header)} fields")
-            rows.append((reader.line_num, row))
-    return header, rows
-
-
-def to_int(value: str, path: Path, line: int, column: str) -> int:
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise LayoutError(f"{path}:{line}: column {column!r} should be an integer, got {value!r}") from None
-
-
-def to_float(value: str, path: Path, line: int, column: str) -> float:
-    try:
-        return float(str(value).strip())
-    except ValueError:
-        raise LayoutError(f"{path}:{line}: column {column!r} should be a number, got {value!r}") from None

@@ -1,0 +1,131 @@
+"""Every registered caption corpus, prepared from a fixture in its official layout (tests/corpus_fixtures)."""
+from __future__ import annotations
+
+import gzip
+import importlib
+import json
+import pkgutil
+
+import pytest
+
+import tests.corpus_fixtures as fixtures_pkg
+from audiotext.bin import prepare_corpus as cli
+from audiotext.data.corpora import CORPORA, AudioIndex, CaptionAccounting, ClipEntry
+from audiotext.data.schema import caption_records
+
+FIXTURES = sorted(m.name for m in pkgutil.iter_modules(fixtures_pkg.__path__))
+
+
+def _prepare(name, tmp_path, capsys=None):
+    module = importlib.import_module(f"tests.corpus_fixtures.{name}")
+    corpus = tmp_path / name
+    expected = module.build(corpus)
+    out = tmp_path / f"prep_{name}"
+    args = [name, str(corpus), str(out)]
+    for audio_dir in expected.get("audio_dirs", []):
+        args += ["--audio-dir", str(corpus / audio_dir)]
+    if expected.get("subsets"):
+        args += ["--subsets", ",".join(expected["subsets"])]
+    args += ["--jobs", str(expected.get("jobs", 2))]
+    assert cli.main(args) == 0
+    return expected, out
+
+
+def _cuts(path):
+    from lhotse import CutSet
+
+    return list(CutSet.from_file(path))
+
+
+def test_every_corpus_has_a_fixture():
+    assert sorted(CORPORA.names()) == FIXTURES
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_preparer_on_official_layout(name, tmp_path):
+    expected, out = _prepare(name, tmp_path)
+    summary = json.loads((out / "prepare_summary.json").read_text())
+    for key, value in expected["summary"]["total"].items():
+        assert summary["total"][key] == value, (name, "total", key)
+    for split, counts in expected["summary"]["splits"].items():
+        for key, value in counts.items():
+            assert summary["splits"][split][key] == value, (name, split, key)
+    # the accounting identity, in total and per split
+    for counts in [summary["total"], *summary["splits"].values()]:
+        assert counts["captions_total"] == (counts["captions_empty"] + counts["captions_duplicate"]
+                                            + counts["captions_on_missing_audio"] + counts["captions_clean"])
+    written = {}
+    for split, ids in expected["ids"].items():
+        cuts = _cuts(out / f"cuts_{split}.jsonl.gz")
+        assert [c.id for c in cuts] == ids, (name, split)
+        written.update({c.id: c for c in cuts})
+    assert sorted(p.name for p in out.glob("cuts_*.jsonl.gz")) == sorted(f"cuts_{s}.jsonl.gz" for s in expected["ids"])
+    n_captions = sum(len(caption_records(c)) for c in written.values())
+    assert n_captions == summary["total"]["captions_clean"] + summary["total"]["captions_derived"]
+    for cut_id, origin in expected.get("origins", {}).items():
+        assert written[cut_id].custom["origin_id"] == origin
+    for cut_id, captions in expected.get("captions", {}).items():
+        assert [(c.text, c.style) for c in caption_records(written[cut_id])] == captions, cut_id
+    for cut in written.values():
+        for sup in cut.supervisions:
+            assert set(sup.custom) >= {"caption", "style", "domain", "source"}
+            assert sup.custom["domain"] in ("speech", "music", "sound")
+
+
+def test_missing_file_is_named_with_exit_2(tmp_path, capsys):
+    corpus = tmp_path / "audiocaps"
+    importlib.import_module("tests.corpus_fixtures.audiocaps").build(corpus)
+    (corpus / "val.csv").unlink()
+    assert cli.main(["audiocaps", str(corpus), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: audiocaps:") and str(corpus / "val.csv") in err
+
+
+def test_malformed_row_is_named_with_file_and_line(tmp_path, capsys):
+    corpus = tmp_path / "audiocaps"
+    importlib.import_module("tests.corpus_fixtures.audiocaps").build(corpus)
+    with open(corpus / "test.csv", "a", encoding="utf-8") as f:
+        f.write('7,tEsTcLiP002,not-a-number,"a caption"\n')
+    assert cli.main(["audiocaps", str(corpus), str(tmp_path / "out")]) == 2
+    assert f"{corpus / 'test.csv'}:7: column 'start_time'" in capsys.readouterr().err
+
+
+def test_unknown_corpus_and_subset_exit_2(tmp_path, capsys):
+    assert cli.main(["nosuchcorpus", str(tmp_path), str(tmp_path / "out")]) == 2
+    assert "valid names: audiocaps" in capsys.readouterr().err
+    assert cli.main(["audiocaps", str(tmp_path), str(tmp_path / "out"), "--subsets", "x"]) == 2
+    assert "has no subsets" in capsys.readouterr().err
+
+
+def test_rerun_replaces_earlier_manifests(tmp_path):
+    expected, out = _prepare("audiocaps", tmp_path)
+    (out / "cuts_extra.jsonl.gz").write_bytes(gzip.compress(b""))
+    assert cli.main(["audiocaps", str(tmp_path / "audiocaps"), str(out)]) == 0
+    assert sorted(p.name for p in out.glob("cuts_*.jsonl.gz")) == ["cuts_test.jsonl.gz", "cuts_train.jsonl.gz",
+                                                                   "cuts_valid.jsonl.gz"]
+
+
+def test_accounting_order_and_identity():
+    acc = CaptionAccounting()
+    entry = ClipEntry("train", "k", "o", "sound", [("a", "human"), (" a ", "human"), ("", "human"), ("b", "human")],
+                      audio=[], derived=[("a", "tags"), ("c", "tags")])
+    clean, derived = acc.account(entry, "ok")
+    assert clean == [("a", "human"), ("b", "human")] and derived == [("c", "tags")]
+    clean, derived = acc.account(ClipEntry("train", "m", "o2", "sound", [("x", "human"), ("x", "human")], audio=[],
+                                           derived=[("y", "tags")]), "missing")
+    assert clean == [] and derived == []
+    counts = acc.splits["train"].as_dict()
+    assert counts == {"clips": 2, "clips_missing_audio": 1, "clips_unreadable_audio": 0, "clips_without_caption": 0,
+                      "clips_written": 0, "captions_total": 6, "captions_empty": 1, "captions_duplicate": 2,
+                      "captions_on_missing_audio": 1, "captions_clean": 2, "captions_derived": 1, "hours": 0.0}
+
+
+def test_audio_index_by_stem_and_by_folders(tmp_path):
+    for rel in ("a/id1/v1/00001.wav", "a/id2/v9/00001.flac", "b/clip.flac", "b/clip.wav", ".hidden/x.wav"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    index = AudioIndex([tmp_path])
+    assert index.find(["clip"]).endswith("b/clip.wav")  # wav ranks before flac
+    assert index.find(["id2/v9/00001"]).endswith("a/id2/v9/00001.flac")
+    assert index.find(["id3/v9/00001", "nothing"]) is None
+    assert index.find(["x"]) is None  # hidden directories are not searched
