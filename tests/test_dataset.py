@@ -106,9 +106,22 @@ def test_good_clips_load_intact(corpus):
         assert sr == SR and np.array_equal(audio, on_disk)
 
 
-def test_wrong_rate_is_reported(corpus):
+def test_other_rate_is_resampled_on_load(corpus):
     cut = corpus["by_id"][corpus["good"][0]]
     audio, reason = load_checked_audio(cut, 8000)
+    assert reason is None and audio.shape == (cut.resample(8000).num_samples,)
+    on_disk, _ = sf.read(corpus["path"][cut.id], dtype="float32")
+    # a band-limited half-rate copy: the energy below 4 kHz is kept (the test clips are tones and noise)
+    assert np.sqrt(np.mean(audio ** 2)) == pytest.approx(np.sqrt(np.mean(on_disk ** 2)), rel=0.35)
+
+
+def test_file_at_another_rate_than_its_manifest_is_reported(tmp_path):
+    x = (0.1 * np.sin(np.arange(SR) / 7.0)).astype(np.float32)
+    path = tmp_path / "clip.wav"
+    sf.write(path, x, SR, subtype="PCM_16")
+    cut = Recording.from_file(path, recording_id="clip").to_cut()
+    sf.write(path, x[::2], SR // 2, subtype="PCM_16")  # replaced by an 8 kHz file after preparation
+    audio, reason = load_checked_audio(cut, SR)
     assert audio is None and reason == "wrong_rate"
 
 

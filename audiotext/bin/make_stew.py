@@ -1,7 +1,12 @@
-"""Curate per-corpus CutSets into the training manifests the recipe stages read.
+"""Curate prepared per-corpus CutSets into the training stew and its evaluation splits.
 
-``python -m audiotext.bin.make_stew --out-dir data/manifests --split train=a_train.jsonl.gz,b_train.jsonl.gz
---split valid=... --split test=...`` writes ``cuts_<split>.jsonl.gz`` and ``curation.json``.
+``python -m audiotext.bin.make_stew --out-dir data/manifests --split train=a/cuts_train.jsonl.gz,b/cuts_train.jsonl.gz
+--split valid=... --split test=... [--eval-manifest data/downstream/esc50/cuts_test.jsonl.gz ...]``
+writes ``cuts_<split>.jsonl.gz``, ``curation.json`` (every input caption kept or dropped with its
+reason, statistics per domain, style and source) and ``curation_<split>.png``. The training split
+is streamed through hash partitions (bounded memory at 10M captions), merged across sources by
+``origin_id``, and kept away from every origin in the other splits and the ``--eval-manifest`` files.
+A missing manifest or a malformed line stops with one ``error:`` line naming it (exit status 2).
 """
 from __future__ import annotations
 
@@ -16,42 +21,66 @@ from audiotext.bin.common import setup_logging
 log = logging.getLogger("audiotext.make_stew")
 
 
+def _source_caps(specs) -> dict:
+    caps = {}
+    for spec in specs:
+        name, _, value = spec.partition("=")
+        if not name or not value.strip().isdigit():
+            raise ValueError(f"--source-cap {spec!r} must look like SOURCE=MAX_CLIPS")
+        caps[name] = int(value)
+    return caps
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--split", action="append", required=True, metavar="NAME=CUTS[,CUTS...]",
-                        help="a split and the CutSet manifests it merges; repeatable")
-    parser.add_argument("--max-clip-duration", type=float, default=30.0)
-    parser.add_argument("--min-clip-duration", type=float, default=0.5)
+                        help="a split and the CutSet manifests it merges, in priority order; repeatable")
+    parser.add_argument("--train-split", default="train", help="the split curated as training data")
+    parser.add_argument("--eval-manifest", action="append", default=[], metavar="CUTS",
+                        help="an evaluation set whose origins the training split must not contain; repeatable")
+    parser.add_argument("--min-clip-duration", type=float, default=1.0)
+    parser.add_argument("--max-clip-duration", type=float, default=60.0)
+    parser.add_argument("--min-caption-chars", type=int, default=3)
+    parser.add_argument("--max-caption-chars", type=int, default=2000)
+    parser.add_argument("--near-duplicate-jaccard", type=float, default=0.9,
+                        help="captions of one clip this similar (word sets) are near duplicates; 1.0 keeps them")
+    parser.add_argument("--source-cap", action="append", default=[], metavar="SOURCE=MAX_CLIPS",
+                        help="at most this many training clips from a source; repeatable")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the shuffle and the cap selection")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--partitions", type=int, default=0, help="hash partitions (0: from the input size)")
+    parser.add_argument("--no-plots", action="store_true")
     args = parser.parse_args(argv)
     setup_logging()
 
-    from audiotext.data.curation import CurationConfig, curate
-    from audiotext.data.dataset import load_cuts
+    from audiotext.data.curation import CurationConfig, curate_splits, plot_statistics
+    from audiotext.data.layout import DataLayoutError
 
-    conf = CurationConfig(min_clip_duration=args.min_clip_duration, max_clip_duration=args.max_clip_duration)
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    reports = {}
-    for spec in args.split:
-        if "=" not in spec:
-            print(f"error: --split {spec!r} must look like NAME=CUTS[,CUTS...]", file=sys.stderr)
-            return 2
-        name, paths = spec.split("=", 1)
-        try:
-            sources = [load_cuts(p, f"split {name}") for p in paths.split(",") if p]
-        except FileNotFoundError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        cuts, report = curate(sources, conf, where=name)
-        out = out_dir / f"cuts_{name}.jsonl.gz"
-        tmp = out.with_name("tmp_" + out.name)  # lhotse picks the format from the suffix
-        cuts.to_file(tmp)
-        tmp.replace(out)
-        reports[name] = report
+    try:
+        splits = {}
+        for spec in args.split:
+            if "=" not in spec:
+                raise ValueError(f"--split {spec!r} must look like NAME=CUTS[,CUTS...]")
+            name, paths = spec.split("=", 1)
+            splits[name] = [p for p in paths.split(",") if p]
+        conf = CurationConfig(min_clip_duration=args.min_clip_duration, max_clip_duration=args.max_clip_duration,
+                              min_caption_chars=args.min_caption_chars, max_caption_chars=args.max_caption_chars,
+                              near_duplicate_jaccard=args.near_duplicate_jaccard,
+                              source_caps=_source_caps(args.source_cap), seed=args.seed,
+                              num_partitions=args.partitions, jobs=max(1, args.jobs))
+        out_dir = Path(args.out_dir)
+        reports = curate_splits(splits, out_dir, conf, train_split=args.train_split,
+                                eval_manifests=args.eval_manifest)
+    except (DataLayoutError, ValueError, OSError) as err:
+        print(f"error: make_stew: {err}", file=sys.stderr)
+        return 2
+    (out_dir / "curation.json").write_text(json.dumps(reports, indent=2) + "\n")
+    for name, report in reports.items():
+        if not args.no_plots:
+            plot_statistics(report, out_dir / f"curation_{name}.png")
         log.info("%s: %d clips, %d captions, %.2f h -> %s", name, report["clips"], report["captions"],
-                 report["hours"], out)
-    (out_dir / "curation.json").write_text(json.dumps(reports, indent=2, sort_keys=True) + "\n")
+                 report["hours"], report["output"])
     return 0
 
 

@@ -24,11 +24,14 @@ class UnusableAudio(Exception):
 def load_checked_audio(cut, sample_rate: int) -> Tuple[Optional[np.ndarray], Optional[str]]:
     """Return (mono float32 samples, None) or (None, reason) for a file that cannot be used.
 
-    Reasons: ``unreadable`` (missing/corrupt file), ``wrong_rate``, ``empty``,
-    ``truncated`` (fewer samples than the manifest promises), ``non_finite`` (NaN/inf).
+    A cut at another rate is resampled on load (lhotse's lazy resampling transform): corpora are
+    distributed at 16 to 48 kHz and their manifests describe the files as they are.
+    Reasons: ``unreadable`` (missing/corrupt file), ``wrong_rate`` (the file's rate is not the
+    one its manifest gives), ``empty``, ``truncated`` (fewer samples than the manifest promises),
+    ``non_finite`` (NaN/inf).
     """
     if cut.sampling_rate != sample_rate:
-        return None, "wrong_rate"
+        cut = cut.resample(sample_rate)
     expected = cut.num_samples
     try:
         audio = _read_plain_file(cut)

@@ -20,6 +20,7 @@ from lhotse.dataset import DynamicBucketingSampler, DynamicCutSampler, SpecAugme
 
 from audiotext.data.audio_checks import load_checked_audio
 from audiotext.data.features import Fbank, FbankConfig
+from audiotext.data.schema import caption_records
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +63,13 @@ def load_cuts(path: str, what: str = "cuts") -> CutSet:
 
 
 def clip_captions(cut) -> List[Dict[str, Any]]:
-    """All captions of a clip: one per supervision that has a ``caption`` custom field."""
-    out = []
-    for sup in cut.supervisions:
-        custom = sup.custom or {}
-        if custom.get("caption"):
-            out.append({"caption": custom["caption"], "style": custom.get("style", ""),
-                        "domain": custom.get("domain", ""), "source": custom.get("source", "")})
-    return out
+    """All captions of a clip as ``{caption, style, domain, source}`` records.
+
+    A supervision's ``custom["caption"]`` may be one string (our manifests), a list of strings
+    (the published CaptionStew manifests) or absent; see :func:`audiotext.data.schema.caption_records`.
+    """
+    return [{"caption": c.text, "style": c.style, "domain": c.domain, "source": c.source}
+            for c in caption_records(cut)]
 
 
 class AudioCaptionDataset(torch.utils.data.Dataset):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from audiotext.data.layout import LayoutError, MissingFileError
-from audiotext.data.schema import DOMAINS, ORIGIN_ID, Caption
+from audiotext.data.schema import DOMAINS, ORIGIN_ID, UNKNOWN, Caption
 from audiotext.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,9 @@ class ClipEntry:
     derived: List[Tuple[str, str]] = field(default_factory=list)
     source: str = ""  # defaults to the corpus name; subsets set their own (wavcaps_bbc)
     custom: Dict[str, Any] = field(default_factory=dict)  # extra per-clip fields kept on the cut
+    # a Lhotse recording dict when the corpus already describes its audio (a published manifest):
+    # used as it is when its file exists, instead of looking the clip up by name and reading a header
+    recording: Optional[Dict[str, Any]] = None
 
 
 class CorpusPreparer:
@@ -72,6 +75,9 @@ class CorpusPreparer:
 
     def __init__(self, conf: "CorpusPreparer.Config"):
         self.conf = conf
+        # clips the official files list but the corpus itself says to leave out (e.g. WavCaps'
+        # blacklists), by reason: the preparer counts them here and the summary reports them
+        self.excluded: Counter = Counter()
 
     def resolve_subsets(self, requested: Optional[Sequence[str]]) -> List[str]:
         """``None`` -> the defaults; ``["all"]`` -> every subset; unknown names are an error."""
@@ -266,6 +272,27 @@ def _batched(items: Iterable, n: int) -> Iterator[list]:
         yield chunk
 
 
+def _existing_source(recording: Dict[str, Any], index: AudioIndex) -> Optional[str]:
+    """The file of a recording given by the corpus: its own path when it exists (relative paths are
+    read against the audio roots), else a file of the same name under the audio roots."""
+    sources = recording.get("sources") or []
+    if len(sources) != 1 or sources[0].get("type") != "file":
+        return None
+    given = Path(sources[0]["source"])
+    if given.is_absolute() and given.is_file():
+        return str(given)
+    for root in index.roots:
+        if (root / given).is_file():
+            return str(root / given)
+    return index.find([given.with_suffix("").as_posix(), given.stem])
+
+
+def _with_source(recording: Dict[str, Any], path: str, recording_id: str) -> Dict[str, Any]:
+    out = dict(recording, id=recording_id)
+    out["sources"] = [dict(recording["sources"][0], source=path)]
+    return out
+
+
 def cut_id_of(source: str, key: str) -> str:
     return f"{source}_{key}"
 
@@ -317,13 +344,17 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
             for entry in chunk:
                 if entry.split not in SPLITS:
                     raise ValueError(f"{name}: preparer gave split {entry.split!r}; expected one of {SPLITS}")
-                if entry.domain not in DOMAINS:
+                if entry.domain not in DOMAINS + (UNKNOWN,):
                     raise ValueError(f"{name}: preparer gave domain {entry.domain!r}; expected one of {DOMAINS}")
                 source = entry.source or name
                 cut_id = cut_id_of(source, entry.key)
                 if cut_id in seen_ids:
                     raise LayoutError(f"{name}: clip {entry.key!r} occurs twice ({seen_ids[cut_id]} and {entry.split})")
                 seen_ids[cut_id] = entry.split
+                if entry.recording is not None:
+                    path = _existing_source(entry.recording, index)
+                    paths.append(path)
+                    continue
                 path = index.find(entry.audio)
                 paths.append(path)
                 if path is not None:
@@ -332,7 +363,10 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
             header_iter = iter(headers)
             for entry, path in zip(chunk, paths):
                 source = entry.source or name
-                recording, error = next(header_iter) if path is not None else (None, "missing")
+                if entry.recording is not None:
+                    recording, error = (_with_source(entry.recording, path, cut_id_of(source, entry.key)), "") if path else (None, "missing")
+                else:
+                    recording, error = next(header_iter) if path is not None else (None, "missing")
                 status = "ok" if recording is not None else ("missing" if path is None else "unreadable")
                 if status == "unreadable":
                     log.warning("%s: clip %s: unreadable audio %s (%s)", name, entry.key, path, error)
@@ -371,6 +405,7 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
         "files": files,
         "total": total.as_dict(),
         "splits": {split: accounting.splits[split].as_dict() for split in SPLITS if split in accounting.splits},
+        "excluded": dict(sorted(preparer.excluded.items())),
         "examples": accounting.examples,
     }
     (out_dir / SUMMARY_NAME).write_text(json.dumps(summary, indent=2) + "\n")
