@@ -28,6 +28,7 @@ setup(
         "safetensors",
         "tqdm",
         "matplotlib",  # report plots
+        "orjson",  # curation reads and writes 10M-caption manifests as JSON lines
         "pyarrow",  # parquet caption files (LP-MusicCaps, ParaSpeechCaps, JamendoMaxCaps)
     ],
     extras_require={

@@ -2,21 +2,29 @@
 
 The public decorators register user components; see docs/extending.md.
 ``audiotext.load_pretrained(dir)`` loads an exported model (or a checkpoint directory).
+Names are resolved on first use, so data tools (preparers, curation) run without importing torch.
 """
-from audiotext.models.encoders import register_encoder  # noqa: F401
-from audiotext.models.pooling import register_pooling  # noqa: F401
-from audiotext.models.text_encoders import register_text_encoder  # noqa: F401
-from audiotext.objectives import register_objective  # noqa: F401
-from audiotext.tasks import register_task  # noqa: F401
-from audiotext.tokenizers import register_tokenizer  # noqa: F401
+import importlib
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "register_encoder": "audiotext.models.encoders",
+    "register_pooling": "audiotext.models.pooling",
+    "register_text_encoder": "audiotext.models.text_encoders",
+    "register_objective": "audiotext.objectives",
+    "register_task": "audiotext.tasks",
+    "register_tokenizer": "audiotext.tokenizers",
+    "register_corpus": "audiotext.data.corpora",
+    "load_pretrained": "audiotext.export",
+}
+
 
 def __getattr__(name):
-    # ``audiotext.load_pretrained`` without importing the export module (and its deps) up front
-    if name == "load_pretrained":
-        from audiotext.export import load_pretrained
-
-        return load_pretrained
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'audiotext' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-
-from audiotext.train import distributed
+import sys
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -14,7 +13,12 @@ def setup_logging(verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format=f"%(asctime)s [rank{rank}] %(levelname)s %(name)s: %(message)s",
     )
-    if distributed.rank() != 0 or rank != "0":
+    if "torch" in sys.modules:  # a data tool never imports torch just to learn its rank
+        from audiotext.train import distributed
+
+        if distributed.rank() != 0:
+            rank = "1"
+    if rank != "0":
         logging.getLogger().setLevel(logging.WARNING)
 
 

@@ -28,11 +28,14 @@ and for every input clip: ``clips_in == clips_out + merged_clips + sum(dropped_c
 gives clips / captions / hours per domain, style and source, a caption-length histogram (words) and
 the vocabulary size; :func:`plot_statistics` draws them.
 
-Manifests are read and written as JSON lines (the Lhotse ``MonoCut`` dict), not as Lhotse objects:
-curation never needs the audio, and a dict costs a fraction of an object to build at 10M captions.
+Manifests are read and written as JSON lines (the Lhotse ``MonoCut`` dict, parsed with orjson), not as
+Lhotse objects: curation never needs the audio, and a dict costs a fraction of an object to build at
+10M captions. Pass 1 serialises each surviving cut without its captions once; pass 2 only splices the
+new ``custom`` and ``supervisions`` onto those bytes.
 """
 from __future__ import annotations
 
+import bisect
 import gzip
 import hashlib
 import heapq
@@ -40,7 +43,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
-import pickle
+import marshal
 import random
 import re
 import shutil
@@ -51,6 +54,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+
+import orjson
 
 from audiotext.data.layout import LayoutError, MissingFileError
 from audiotext.data.schema import CAPTION, DERIVED, DOMAIN, ORIGIN_ID, SOURCE, STYLE, UNKNOWN
@@ -64,7 +69,9 @@ LENGTH_BINS = (1, 2, 4, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200)
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-PARTITION_BYTES = 48 << 20  # target size of one pass-2 partition on disk (pickled records)
+PARTITION_BYTES = 48 << 20  # target size of one pass-2 partition on disk (marshalled records)
+FLUSH_RECORDS = 256  # records buffered per partition in pass 1 before they are written as one block
+_ASCII_PUNCT = {ord(c): " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"}
 
 
 @dataclass
@@ -84,36 +91,42 @@ class CurationConfig:
 
 def normalize_text(text: str) -> str:
     """NFKC, control characters removed, white space collapsed and stripped."""
-    text = unicodedata.normalize("NFKC", text)
-    text = _CONTROL.sub(" ", text)
-    return _SPACE.sub(" ", text).strip()
+    if not text.isascii():  # ASCII is NFKC already
+        text = unicodedata.normalize("NFKC", text)
+    if not text.isprintable():
+        text = _CONTROL.sub(" ", text)
+    return " ".join(text.split())
 
 
 def dedup_key(text: str) -> str:
-    """The key two captions are exact duplicates under: lower case, no punctuation, single spaces."""
-    return _SPACE.sub(" ", _PUNCT.sub(" ", text.lower())).strip()
+    """The key two captions are exact duplicates under: lower case, no punctuation, single spaces.
+    (``_`` counts as punctuation, as ``\\w`` would keep it.)"""
+    text = text.lower()
+    text = text.translate(_ASCII_PUNCT) if text.isascii() else _PUNCT.sub(" ", text).replace("_", " ")
+    return " ".join(text.split())
 
 
 def _stable_hash(seed: int, text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8, key=str(seed).encode()).digest(), "big")
+    """A 64-bit hash of ``text`` that is the same in every process and run (``hash()`` is salted)."""
+    return int.from_bytes(hashlib.blake2b(f"{seed}\x00{text}".encode("utf-8"), digest_size=8).digest(), "big")
 
 
-def _open_text(path: str):
-    return gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz") else open(path, encoding="utf-8")
+def _open_binary(path: str):
+    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
 
 
 def iter_cut_dicts(path: str) -> Iterator[Tuple[int, Dict[str, Any]]]:
     """(line number, cut dict) of a JSONL(.gz) CutSet manifest; a bad line is a LayoutError naming it."""
     if not Path(path).is_file():
         raise MissingFileError(f"manifest not found: {path}")
-    with _open_text(path) as f:
+    with _open_binary(path) as f:
         for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
             try:
-                cut = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise LayoutError(f"{path}:{line_no}: not a JSON line ({err.msg})") from None
+                cut = orjson.loads(line)
+            except orjson.JSONDecodeError as err:
+                if not line.strip():
+                    continue
+                raise LayoutError(f"{path}:{line_no}: not a JSON line ({err})") from None
             if not isinstance(cut, dict) or "id" not in cut or "duration" not in cut:
                 raise LayoutError(f"{path}:{line_no}: expected a Lhotse cut with an id and a duration")
             yield line_no, cut
@@ -141,9 +154,11 @@ def cut_captions(cut: Dict[str, Any]) -> List[tuple]:
         domain = str(custom.get(DOMAIN) or UNKNOWN)
         source = str(custom.get(SOURCE) or UNKNOWN)
         derived = bool(custom.get(DERIVED, False))
-        fields = {k: v for k, v in sup.items() if k not in _SUPERVISION_SPAN and v is not None}
-        labels = {k: v for k, v in custom.items() if k not in (CAPTION, STYLE, DOMAIN, SOURCE, DERIVED)}
-        extra = (fields, labels) if fields or labels else None
+        extra = None
+        if len(sup) > len(_SUPERVISION_SPAN) or len(custom) > 4 + (DERIVED in custom):
+            fields = {k: v for k, v in sup.items() if k not in _SUPERVISION_SPAN and v is not None}
+            labels = {k: v for k, v in custom.items() if k not in (CAPTION, STYLE, DOMAIN, SOURCE, DERIVED)}
+            extra = (fields, labels) if fields or labels else None
         for text in texts:
             out.append((text if isinstance(text, str) else "", style, domain, source, derived, extra))
     return out
@@ -163,7 +178,99 @@ def read_origins(paths: Iterable[str]) -> Set[str]:
     return origins
 
 
-# --- pass 1: filter each input clip, write survivors to partitions by origin ------------------------
+# --- statistics that a clip can be added to and taken out of ---------------------------------------
+
+
+class _Tally:
+    """Clips, seconds and captions by (domain, source, style); caption lengths; word counts.
+
+    Pass 1 counts every surviving clip as if it stayed alone; pass 2 takes out the clips it merges or
+    caps and adds the merged clip, so the sums over all workers are exactly those of the output."""
+
+    def __init__(self):
+        self.clips: Counter = Counter()  # (domain, source, style) of the clip's first caption
+        self.seconds: Dict[tuple, float] = defaultdict(float)
+        self.captions: Counter = Counter()  # (domain, source, style) of each caption
+        self.lengths: Counter = Counter()  # index into LENGTH_BINS (0: no words)
+        self.words: Counter = Counter()
+        self._new_words: List[str] = []  # counted in bulk: Counter.update per caption costs more than the rest
+
+    def add(self, duration: float, sups: List[Dict[str, Any]], keys: List[str], sign: int = 1) -> None:
+        first = sups[0]["custom"]
+        clip_key = (first[DOMAIN], first[SOURCE], first[STYLE])
+        self.clips[clip_key] += sign
+        self.seconds[clip_key] += sign * duration
+        for sup, key in zip(sups, keys):
+            custom = sup["custom"]
+            self.captions[(custom[DOMAIN], custom[SOURCE], custom[STYLE])] += sign
+            words = key.split()
+            self.lengths[bisect.bisect_right(LENGTH_BINS, len(words))] += sign
+            if sign > 0:
+                self._new_words += words
+            else:
+                self.words.subtract(words)
+        if len(self._new_words) > 1_000_000:
+            self._flush_words()
+
+    def vocabulary_size(self) -> int:
+        self._flush_words()
+        return sum(1 for n in self.words.values() if n > 0)
+
+    def _flush_words(self) -> None:
+        self.words.update(self._new_words)
+        self._new_words = []
+
+    def __getstate__(self):  # sent back from pool workers: count the pending words first
+        self._flush_words()
+        return self.__dict__
+
+    def merge(self, other: "_Tally") -> None:
+        self._flush_words()
+        other._flush_words()
+        for name in ("clips", "captions", "lengths", "words"):
+            getattr(self, name).update(getattr(other, name))
+        for key, value in other.seconds.items():
+            self.seconds[key] += value
+
+
+def _dedup(texts: Sequence[str], conf: CurationConfig, dropped: Counter) -> Tuple[List[int], List[str]]:
+    """Indices and dedup keys of the captions to keep: exact duplicates (same key), then near
+    duplicates (word-set Jaccard >= threshold) of an earlier kept caption are counted and left out."""
+    if len(texts) == 1:
+        return [0], [dedup_key(texts[0])]
+    kept, keys, sets = [], [], []
+    near = conf.near_duplicate_jaccard < 1.0
+    for i, text in enumerate(texts):
+        key = dedup_key(text)
+        if key in keys:
+            dropped["duplicate_exact"] += 1
+            continue
+        if near and keys:  # word sets only for clips with a second caption (most have one)
+            if len(sets) < len(keys):
+                sets = [frozenset(k.split()) for k in keys]
+            words = frozenset(key.split())
+            if any(_jaccard(words, other) >= conf.near_duplicate_jaccard for other in sets):
+                dropped["duplicate_near"] += 1
+                continue
+            sets.append(words)
+        kept.append(i)
+        keys.append(key)
+    return kept, keys
+
+
+def _jaccard(a: frozenset, b: frozenset) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+def _output_line(cut: Dict[str, Any], custom: Dict[str, Any], sups: List[Dict[str, Any]]) -> bytes:
+    """The cut as read (recording and all) with its curated custom and supervisions; ``cut`` holds
+    neither key (``orjson`` writes keys in insertion order, so they go last)."""
+    return orjson.dumps(cut)[:-1] + b',"custom":' + orjson.dumps(custom) + b',"supervisions":' + orjson.dumps(sups) + b"}"
+
+
+# --- pass 1: everything that concerns one clip alone --------------------------------------------------
 
 
 @dataclass
@@ -177,18 +284,18 @@ class _Pass1Job:
     train: bool
 
 
-def _primary_source(captions) -> str:
-    return captions[0][3] if captions else UNKNOWN
-
-
 def _pass1(job: _Pass1Job) -> Dict[str, Any]:
+    """Filter, normalise and de-duplicate each clip of one manifest and write its output line to the
+    partition of its origin; count it as kept (pass 2 corrects the clips it merges or caps)."""
     conf = job.conf
     dropped: Counter = Counter()
     dropped_clips: Counter = Counter()
     captions_in: Counter = Counter()  # by source
     clips_in = 0
+    tally = _Tally()
     cap_heaps: Dict[str, List[int]] = {s: [] for s in conf.source_caps}  # max-heaps (negated) of kept hashes
-    handles = {}
+    handles: Dict[int, Any] = {}
+    buffers: Dict[int, list] = {}
     try:
         for line_no, cut in iter_cut_dicts(job.path):
             clips_in += 1
@@ -208,9 +315,9 @@ def _pass1(job: _Pass1Job) -> Dict[str, Any]:
                 dropped[reason] += len(slots)
                 dropped_clips[reason] += 1
                 continue
-            kept = []
-            for text, style, domain, source, derived, extra in slots:
-                text = normalize_text(text)
+            usable = []
+            for slot in slots:
+                text = normalize_text(slot[0])
                 if not text:
                     dropped["empty"] += 1
                 elif len(text) < conf.min_caption_chars:
@@ -218,11 +325,29 @@ def _pass1(job: _Pass1Job) -> Dict[str, Any]:
                 elif len(text) > conf.max_caption_chars:
                     dropped["caption_too_long"] += 1
                 else:
-                    kept.append((text, style, domain, source, derived, extra))
-            if not kept:
+                    usable.append((text,) + slot[1:])
+            if not usable:
                 dropped_clips["no_caption_left"] += 1
                 continue
-            source = _primary_source(kept)
+            indices, keys = _dedup([u[0] for u in usable], conf, dropped)
+            cut_id = cut["id"]
+            recording_id = (cut.get("recording") or {}).get("id", cut_id)
+            channel = cut.get("channel", 0)
+            sups = []
+            for n, i in enumerate(indices):
+                text, style, domain, source, derived, extra = usable[i]
+                sup = {"id": f"{cut_id}-{n}", "recording_id": recording_id, "start": 0.0, "duration": duration,
+                       "channel": channel}
+                custom = {CAPTION: text, STYLE: style, DOMAIN: domain, SOURCE: source}
+                if derived:
+                    custom[DERIVED] = True
+                if extra is not None:
+                    sup.update(extra[0])
+                    custom.update(extra[1])
+                sup["custom"] = custom
+                sups.append(sup)
+            tally.add(duration, sups, keys)
+            source = sups[0]["custom"][SOURCE]
             origin_hash = _stable_hash(conf.seed, origin)
             if job.train and source in cap_heaps:  # keep the cap's smallest hashes seen so far
                 heap = cap_heaps[source]
@@ -230,22 +355,48 @@ def _pass1(job: _Pass1Job) -> Dict[str, Any]:
                     heapq.heappush(heap, -origin_hash)
                 elif heap and origin_hash < -heap[0]:
                     heapq.heapreplace(heap, -origin_hash)
-            cut.pop("supervisions", None)
-            record = (origin, (job.file_index, line_no), origin_hash, source, cut, kept)
+            del cut["supervisions"]
+            cut_custom = dict(cut.pop("custom", None) or {})
+            cut_custom[ORIGIN_ID] = origin
+            record = (origin, job.file_index, line_no, origin_hash, source, _output_line(cut, cut_custom, sups))
             partition = origin_hash % job.num_partitions
-            handle = handles.get(partition)
-            if handle is None:
-                handle = handles[partition] = open(
-                    os.path.join(job.work_dir, f"p{partition:05d}_f{job.file_index:05d}.pkl"), "wb", buffering=1 << 20)
-            pickle.dump(record, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            buffer = buffers.setdefault(partition, [])
+            buffer.append(record)
+            if len(buffer) >= FLUSH_RECORDS:
+                _flush(job, partition, buffer, handles)
+        for partition, buffer in buffers.items():
+            _flush(job, partition, buffer, handles)
     finally:
         for handle in handles.values():
             handle.close()
     return {"dropped": dropped, "dropped_clips": dropped_clips, "captions_in": captions_in, "clips_in": clips_in,
-            "cap_hashes": {s: [-h for h in heap] for s, heap in cap_heaps.items()}}
+            "tally": tally, "cap_hashes": {s: [-h for h in heap] for s, heap in cap_heaps.items()}}
 
 
-# --- pass 2: merge by origin, de-duplicate, shuffle, serialise one partition ---------------------------
+def _flush(job: _Pass1Job, partition: int, buffer: list, handles: Dict[int, Any]) -> None:
+    """Append the buffered records of one partition as one length-prefixed marshal block."""
+    if not buffer:
+        return
+    handle = handles.get(partition)
+    if handle is None:
+        handle = handles[partition] = open(
+            os.path.join(job.work_dir, f"p{partition:05d}_f{job.file_index:05d}.bin"), "wb", buffering=1 << 20)
+    block = marshal.dumps(buffer)
+    handle.write(len(block).to_bytes(8, "little"))
+    handle.write(block)
+    buffer.clear()
+
+
+def _read_blocks(path: str) -> Iterator[tuple]:
+    with open(path, "rb") as f:
+        while True:
+            size = f.read(8)
+            if not size:
+                return
+            yield from marshal.loads(f.read(int.from_bytes(size, "little")))
+
+
+# --- pass 2: what concerns several clips: merging by origin, caps, the shuffle -------------------------
 
 
 @dataclass
@@ -257,113 +408,65 @@ class _Pass2Job:
     train: bool
 
 
-def _word_set(key: str) -> frozenset:
-    return frozenset(key.split())
-
-
-def _jaccard(a: frozenset, b: frozenset) -> float:
-    if not a and not b:
-        return 1.0
-    return len(a & b) / len(a | b)
-
-
-def _supervision(cut: Dict[str, Any], index: int, caption) -> Dict[str, Any]:
-    text, style, domain, source, derived, extra = caption
-    custom = {CAPTION: text, STYLE: style, DOMAIN: domain, SOURCE: source}
-    if derived:
-        custom[DERIVED] = True
-    sup = {"id": f"{cut['id']}-{index}", "recording_id": (cut.get("recording") or {}).get("id", cut["id"]),
-           "start": 0.0, "duration": cut["duration"], "channel": cut.get("channel", 0)}
-    if extra is not None:
-        sup.update(extra[0])
-        custom.update(extra[1])
-    sup["custom"] = custom
-    return sup
+def _parsed(line: bytes) -> Tuple[Dict[str, Any], List[str]]:
+    cut = orjson.loads(line)
+    return cut, [dedup_key(sup["custom"][CAPTION]) for sup in cut["supervisions"]]
 
 
 def _pass2(job: _Pass2Job) -> Dict[str, Any]:
     conf = job.conf
     groups: Dict[str, list] = defaultdict(list)
     for path in job.files:
-        with open(path, "rb") as f:
-            while True:
-                try:
-                    record = pickle.load(f)
-                except EOFError:
-                    break
-                groups[record[0]].append(record)
+        for record in _read_blocks(path):
+            groups[record[0]].append(record)
     dropped: Counter = Counter()
     dropped_clips: Counter = Counter()
     merged = 0
-    stats = {k: defaultdict(lambda: [0, 0, 0.0]) for k in ("domain", "style", "source")}  # clips, captions, s
-    lengths: Counter = Counter()
-    vocabulary: Set[str] = set()
-    lines: List[str] = []
+    correction = _Tally()  # pass 1 counted every clip as kept alone: take out what this pass changes
+    lines: List[bytes] = []
     for origin in sorted(groups):  # sorted: the output does not depend on the order files were read
-        records = sorted(groups[origin], key=lambda r: r[1])
+        records = groups[origin]
         if job.train and job.cap_thresholds:
             capped = []
             for record in records:
-                threshold = job.cap_thresholds.get(record[3])
-                if threshold is not None and record[2] > threshold:
-                    dropped["source_cap"] += len(record[5])
+                threshold = job.cap_thresholds.get(record[4])
+                if threshold is not None and record[3] > threshold:
+                    cut, keys = _parsed(record[5])
+                    correction.add(cut["duration"], cut["supervisions"], keys, sign=-1)
+                    dropped["source_cap"] += len(keys)
                     dropped_clips["source_cap"] += 1
                 else:
                     capped.append(record)
             records = capped
             if not records:
                 continue
-        kept, kept_keys, kept_sets = [], set(), []
-        for record in records:
-            for caption in record[5]:
-                key = dedup_key(caption[0])
-                if key in kept_keys:
-                    dropped["duplicate_exact"] += 1
-                    continue
-                words = _word_set(key)
-                if conf.near_duplicate_jaccard < 1.0 and any(
-                        _jaccard(words, other) >= conf.near_duplicate_jaccard for other in kept_sets):
-                    dropped["duplicate_near"] += 1
-                    continue
-                kept_keys.add(key)
-                kept_sets.append(words)
-                kept.append(caption)
+        if len(records) == 1:
+            lines.append(records[0][5])
+            continue
+        records.sort(key=lambda r: (r[1], r[2]))  # input priority: file order, then line
+        parsed = [_parsed(r[5]) for r in records]
+        for cut, keys in parsed:
+            correction.add(cut["duration"], cut["supervisions"], keys, sign=-1)
         merged += len(records) - 1
-        cut = records[0][4]
-        custom = dict(cut.get("custom") or {})
-        custom[ORIGIN_ID] = origin
-        if len(records) > 1:
-            custom["merged_ids"] = [r[4]["id"] for r in records[1:]]
-        cut["custom"] = custom
-        cut["supervisions"] = [_supervision(cut, i, c) for i, c in enumerate(kept)]
-        lines.append(json.dumps(cut, ensure_ascii=False))
-        duration = float(cut["duration"])
-        first = kept[0]
-        for kind, value in (("domain", first[2]), ("source", first[3]), ("style", first[1])):
-            stats[kind][value][0] += 1
-            stats[kind][value][2] += duration
-        for text, style, domain, source, _, _ in kept:
-            stats["domain"][domain][1] += 1
-            stats["style"][style][1] += 1
-            stats["source"][source][1] += 1
-            words = dedup_key(text).split()
-            lengths[_length_bin(len(words))] += 1
-            vocabulary.update(words)
+        cut = parsed[0][0]
+        all_sups = [sup for c, _ in parsed for sup in c["supervisions"]]
+        indices, keys = _dedup([sup["custom"][CAPTION] for sup in all_sups], conf, dropped)
+        sups = []
+        for n, i in enumerate(indices):
+            sup = dict(all_sups[i], id=f"{cut['id']}-{n}", duration=cut["duration"], channel=cut.get("channel", 0))
+            sup["recording_id"] = cut["supervisions"][0]["recording_id"]
+            sups.append(sup)
+        correction.add(cut["duration"], sups, keys)
+        custom = dict(cut.pop("custom"))
+        custom["merged_ids"] = [c["id"] for c, _ in parsed[1:]]
+        del cut["supervisions"]
+        lines.append(_output_line(cut, custom, sups))
     random.Random(f"{conf.seed}/{job.partition}").shuffle(lines)
-    payload = ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
+    payload = b"\n".join(lines) + b"\n" if lines else b""
     # one gzip member per partition: members concatenate into one valid .gz file (RFC 1952)
     compressed = gzip.compress(payload, compresslevel=1, mtime=0) if payload else b""
     return {"data": compressed, "clips": len(lines), "dropped": dropped, "dropped_clips": dropped_clips,
-            "merged": merged, "stats": {k: {name: list(v) for name, v in d.items()} for k, d in stats.items()},
-            "lengths": lengths, "vocabulary": vocabulary}
-
-
-def _length_bin(n: int) -> int:
-    edge = 0
-    for lower in LENGTH_BINS:
-        if n >= lower:
-            edge = lower
-    return edge
+            "merged": merged, "tally": correction}
 
 
 # --- driver -------------------------------------------------------------------------------------------
@@ -376,6 +479,17 @@ def _map(jobs: int, func, items: list) -> Iterator:
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with context.Pool(min(jobs, len(items))) as pool:
         yield from pool.imap(func, items)  # in order: the output is the same for any number of jobs
+
+
+def _by(tally: _Tally, position: int) -> Dict[str, Dict[str, Any]]:
+    rows: Dict[str, list] = defaultdict(lambda: [0, 0, 0.0])
+    for key, n in tally.clips.items():
+        rows[key[position]][0] += n
+        rows[key[position]][2] += tally.seconds[key]
+    for key, n in tally.captions.items():
+        rows[key[position]][1] += n
+    return {name: {"clips": c, "captions": n, "hours": round(sec / 3600.0, 4)}
+            for name, (c, n, sec) in sorted(rows.items()) if c or n}
 
 
 def curate_split(inputs: Sequence[str], out_path: Path, conf: CurationConfig, *, train: bool,
@@ -395,16 +509,19 @@ def curate_split(inputs: Sequence[str], out_path: Path, conf: CurationConfig, *,
     try:
         jobs1 = [_Pass1Job(i, str(p), work_dir, num_partitions, conf, eval_origins if train else None, train)
                  for i, p in enumerate(inputs)]
+        jobs1.sort(key=lambda j: -Path(j.path).stat().st_size)  # largest first: the pool ends together
         dropped: Counter = Counter()
         dropped_clips: Counter = Counter()
         captions_in: Counter = Counter()
         clips_in = 0
+        tally = _Tally()
         cap_hashes: Dict[str, List[int]] = defaultdict(list)
         for result in _map(conf.jobs, _pass1, jobs1):
             dropped.update(result["dropped"])
             dropped_clips.update(result["dropped_clips"])
             captions_in.update(result["captions_in"])
             clips_in += result["clips_in"]
+            tally.merge(result["tally"])
             for source, hashes in result["cap_hashes"].items():
                 cap_hashes[source].extend(hashes)
         # a capped source keeps its cap's smallest origin hashes over all its files
@@ -412,15 +529,12 @@ def curate_split(inputs: Sequence[str], out_path: Path, conf: CurationConfig, *,
                       if conf.source_caps.get(s, 0) > 0 and len(h) >= conf.source_caps[s]}
         thresholds.update({s: -1 for s, cap in conf.source_caps.items() if cap <= 0})
         by_partition: Dict[int, List[str]] = defaultdict(list)
-        for name in sorted(os.listdir(work_dir)):
+        for name in sorted(os.listdir(work_dir)):  # p<partition>_f<file>.bin
             by_partition[int(name[1:6])].append(os.path.join(work_dir, name))
         jobs2 = [_Pass2Job(p, by_partition[p], thresholds, conf, train) for p in sorted(by_partition)]
         tmp_out = out_path.with_name("tmp_" + out_path.name)
         merged = 0
         clips_out = 0
-        stats = {k: defaultdict(lambda: [0, 0, 0.0]) for k in ("domain", "style", "source")}
-        lengths: Counter = Counter()
-        vocabulary: Set[str] = set()
         with open(tmp_out, "wb") as f:
             for result in _map(conf.jobs, _pass2, jobs2):
                 f.write(result["data"])
@@ -428,21 +542,14 @@ def curate_split(inputs: Sequence[str], out_path: Path, conf: CurationConfig, *,
                 merged += result["merged"]
                 dropped.update(result["dropped"])
                 dropped_clips.update(result["dropped_clips"])
-                lengths.update(result["lengths"])
-                vocabulary |= result["vocabulary"]
-                for kind, values in result["stats"].items():
-                    for name, (clips, captions, seconds) in values.items():
-                        row = stats[kind][name]
-                        row[0] += clips
-                        row[1] += captions
-                        row[2] += seconds
+                tally.merge(result["tally"])
             if clips_out == 0:  # an empty gzip stream, so the file is a valid (empty) manifest
                 f.write(gzip.compress(b"", mtime=0))
         tmp_out.replace(out_path)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     captions_total_in = sum(captions_in.values())
-    captions_out = sum(row[1] for row in stats["domain"].values())
+    captions_out = sum(tally.captions.values())
     report = {
         "where": where,
         "inputs": [str(p) for p in inputs],
@@ -451,23 +558,25 @@ def curate_split(inputs: Sequence[str], out_path: Path, conf: CurationConfig, *,
         "captions_in": captions_total_in,
         "clips": clips_out,
         "captions": captions_out,
-        "hours": round(sum(row[2] for row in stats["domain"].values()) / 3600.0, 4),
+        "hours": round(sum(tally.seconds.values()) / 3600.0, 4),
         "merged_clips": merged,
         "dropped_captions": {r: dropped[r] for r in DROP_REASONS if dropped[r]},
         "dropped_clips": {r: dropped_clips[r] for r in CLIP_DROP_REASONS if dropped_clips[r]},
         "captions_in_by_source": dict(sorted(captions_in.items())),
         "source_caps": dict(conf.source_caps) if train else {},
-        "vocabulary_size": len(vocabulary),
-        "caption_words_histogram": {str(k): lengths[k] for k in sorted(lengths)},
+        "vocabulary_size": tally.vocabulary_size(),
+        # captions with at least this many words (the key) and fewer than the next key
+        "caption_words_histogram": {str(LENGTH_BINS[k - 1] if k else 0): tally.lengths[k]
+                                    for k in sorted(tally.lengths) if tally.lengths[k]},
         "num_partitions": num_partitions,
     }
-    for kind in ("domain", "style", "source"):
-        report[f"by_{kind}"] = {name: {"clips": c, "captions": n, "hours": round(s / 3600.0, 4)}
-                                for name, (c, n, s) in sorted(stats[kind].items())}
+    for kind, position in (("domain", 0), ("source", 1), ("style", 2)):
+        report[f"by_{kind}"] = _by(tally, position)
     report["clips_by_domain"] = {name: row["clips"] for name, row in report["by_domain"].items()}
     # the accounting identities: every input caption and clip is kept or dropped with a reason
-    assert captions_total_in == captions_out + sum(dropped.values()), (captions_total_in, captions_out, dropped)
-    assert clips_in == clips_out + merged + sum(dropped_clips.values()), (clips_in, clips_out, merged, dropped_clips)
+    if captions_total_in != captions_out + sum(dropped.values()) or clips_out != sum(tally.clips.values()) \
+            or clips_in != clips_out + merged + sum(dropped_clips.values()):
+        raise AssertionError(f"curation accounting does not add up: {report}")
     for reason in sorted(set(dropped) | set(dropped_clips)):
         log.info("%s: dropped %d captions, %d clips (%s)", where or "curation", dropped[reason],
                  dropped_clips[reason], reason)

@@ -115,6 +115,9 @@ class AudioIndex:
         self.roots = [Path(r) for r in roots]
         rank = {ext.lower(): i for i, ext in enumerate(extensions)}
         self._by_stem: Dict[str, List[Tuple[int, str]]] = {}
+        # "<parent folder>/<stem>": a candidate with folders is found without scanning every file of
+        # its stem (VoxCeleb has ~150k files named 00001.wav)
+        self._by_parent: Dict[str, List[Tuple[int, str]]] = {}
         for root in self.roots:
             if not root.is_dir():
                 raise MissingFileError(f"audio directory not found: {root}")
@@ -123,8 +126,10 @@ class AudioIndex:
                 for name in files:
                     stem, dot, ext = name.rpartition(".")
                     if dot and ext.lower() in rank:
-                        self._by_stem.setdefault(stem, []).append((rank[ext.lower()], os.path.join(directory, name)))
-        for paths in self._by_stem.values():
+                        item = (rank[ext.lower()], os.path.join(directory, name))
+                        self._by_stem.setdefault(stem, []).append(item)
+                        self._by_parent.setdefault(f"{os.path.basename(directory)}/{stem}", []).append(item)
+        for paths in list(self._by_stem.values()) + list(self._by_parent.values()):
             paths.sort()
         self.num_files = sum(len(p) for p in self._by_stem.values())
 
@@ -133,11 +138,14 @@ class AudioIndex:
         file whose directory ends with those folders."""
         for candidate in candidates:
             parts = candidate.replace("\\", "/").strip("/").split("/")
-            found = self._by_stem.get(parts[-1])
+            if len(parts) == 1:
+                found = self._by_stem.get(parts[-1])
+                if found:
+                    return found[0][1]
+                continue
+            found = self._by_parent.get(f"{parts[-2]}/{parts[-1]}")
             if not found:
                 continue
-            if len(parts) == 1:
-                return found[0][1]
             folders = "/".join(parts[:-1])
             for _, path in found:
                 directory = os.path.dirname(path).replace("\\", "/")
