@@ -59,6 +59,9 @@ def test_esc50_folds_and_corrupt_clip(tmp_path):
     c = customs(sets["fold2"])["esc50-2-100020-A-0"]
     assert c["label"] == "dog" and c["fold"] == 2 and c["target"] == 0 and c["esc10"] is True
     assert c["src_file"] == "100020" and c["take"] == "A"
+    # the Freesound id is the origin: curation keeps Clotho/WavCaps copies of these sounds out of training
+    origins = {cut.id: cut.custom["origin_id"] for cut in sets["fold2"]}
+    assert origins["esc50-2-100020-A-0"] == "freesound:100020"
     assert list(c)[:4] == ["label", "fold", "domain", "task"]
     assert all(cs["fold"] == int(s[4:]) for s, cuts in sets.items() for cs in customs(cuts).values())
     cut = sets["fold1"][0]
@@ -138,6 +141,8 @@ def test_voxceleb1_identification(tmp_path):
     c = customs(sets["test"])["voxceleb1-id10270-x6uYqmx31kE-00001"]
     assert c["label"] == "id10270" and c["speaker"] == "id10270" and c["video"] == "x6uYqmx31kE"
     assert {cs["label"] for cs in customs(sets["train"]).values()} == {"id10001", "id10270"}
+    test_cut = next(c for c in sets["test"] if c.id == "voxceleb1-id10270-x6uYqmx31kE-00001")
+    assert test_cut.custom["origin_id"] == "voxceleb:id10270/x6uYqmx31kE/00001"
 
 
 def test_voxceleb1_missing_listed_audio(tmp_path):

@@ -18,21 +18,24 @@ UPBEAT = 'An upbeat electronic track with punchy drums, a bright "lead" synth, a
 
 
 def build(root: Path) -> dict:
+    """Segments are 2 s here (30 s in the release) so the fixture's audio stays small."""
     root.mkdir(parents=True, exist_ok=True)
     lines = [
-        {"id": "1990389", "caption": CALM, "start_time": 0.0, "end_time": 30.0},
-        {"id": "1990389", "caption": PIANO, "start_time": 30.0, "end_time": 60.0},
-        {"id": 245017, "caption": UPBEAT, "start_time": 0, "end_time": 30},  # id written as a number
-        {"id": "245017", "caption": "", "start_time": 30.0, "end_time": 60.0},  # empty caption
-        # a later line of the first track (not adjacent), the same text as its first caption
-        {"id": "1990389", "caption": f"  {CALM} ", "start_time": 60.0, "end_time": 90.0},
+        {"id": "1990389", "caption": CALM, "start_time": 0.0, "end_time": 2.0},
+        {"id": "1990389", "caption": PIANO, "start_time": 2.0, "end_time": 4.0},
+        {"id": 245017, "caption": UPBEAT, "start_time": 0, "end_time": 2},  # id written as a number
+        {"id": "245017", "caption": "", "start_time": 2.0, "end_time": 4.0},  # empty caption
+        {"id": "1990389", "caption": f"  {CALM} ", "start_time": 4.0, "end_time": 6.0},  # same text, other segment
         {"id": "777001", "caption": "A folk tune with acoustic guitar, fiddle and hand percussion.",
-         "start_time": 0.0, "end_time": 30.0},  # no audio
+         "start_time": 0.0, "end_time": 2.0},  # no audio
         None,  # a blank line
         {"id": "880088", "caption": "A heavy rock riff with distorted guitars and pounding drums.",
-         "start_time": 0.0, "end_time": 30.0},  # corrupt audio
+         "start_time": 0.0, "end_time": 2.0},  # corrupt audio
         {"id": "880088", "caption": "The riff returns, louder, with a screaming guitar solo.",
-         "start_time": 30.0, "end_time": 54.2},
+         "start_time": 2.0, "end_time": 4.0},
+        # a later line of the second segment (not adjacent), the same text as its caption
+        {"id": "1990389", "caption": f" {PIANO} ", "start_time": 2.0, "end_time": 4.0},
+        {"id": "1990389", "caption": "A segment past the end of the file.", "start_time": 10.0, "end_time": 12.0},
     ]
     with open(root / "final_caption30sec.jsonl", "w", encoding="utf-8") as f:
         for line in lines:
@@ -41,22 +44,26 @@ def build(root: Path) -> dict:
     with open(root / "2008-01-01.jsonl", "w", encoding="utf-8") as f:
         meta = {"id": "1990389", "name": "Calm", "duration": 90, "musicinfo": {"tags": {"genres": ["ambient"]}}}
         f.write(json.dumps(meta) + "\n")
-    write_audio(root / "mp3_files" / "1990389.wav", 2.0, seed=11)
-    write_audio(root / "mtg" / "17" / "245017.low.flac", 1.5, seed=12)
+    write_audio(root / "mp3_files" / "1990389.wav", 6.0, seed=11)
+    write_audio(root / "mtg" / "17" / "245017.low.flac", 4.0, seed=12)
     write_corrupt(root / "mp3_files" / "880088.wav")
     return {
         "summary": {
-            "total": {"clips": 4, "clips_missing_audio": 2, "clips_unreadable_audio": 1, "clips_without_caption": 0,
-                      "clips_written": 2, "captions_total": 8, "captions_empty": 1, "captions_duplicate": 1,
-                      "captions_on_missing_audio": 3, "captions_clean": 3, "captions_derived": 0},
+            "total": {"clips": 9, "clips_missing_audio": 4, "clips_unreadable_audio": 3, "clips_without_caption": 1,
+                      "clips_written": 4, "captions_total": 10, "captions_empty": 1, "captions_duplicate": 1,
+                      "captions_on_missing_audio": 4, "captions_clean": 4, "captions_derived": 0},
             "splits": {
-                "train": {"clips": 4, "clips_written": 2, "captions_total": 8, "captions_clean": 3},
+                "train": {"clips": 9, "clips_written": 4, "captions_total": 10, "captions_clean": 4},
             },
         },
-        "ids": {"train": ["jamendomaxcaps_1990389", "jamendomaxcaps_245017"]},
-        "origins": {"jamendomaxcaps_1990389": "jamendo:1990389", "jamendomaxcaps_245017": "jamendo:245017"},
+        "ids": {"train": ["jamendomaxcaps_1990389_0", "jamendomaxcaps_1990389_2000", "jamendomaxcaps_245017_0",
+                          "jamendomaxcaps_1990389_4000"]},
+        "origins": {"jamendomaxcaps_1990389_0": "jamendo:1990389:0",
+                    "jamendomaxcaps_1990389_4000": "jamendo:1990389:4000",
+                    "jamendomaxcaps_245017_0": "jamendo:245017:0"},
         "captions": {
-            "jamendomaxcaps_1990389": [(CALM, "llm"), (PIANO, "llm")],
-            "jamendomaxcaps_245017": [(UPBEAT, "llm")],
+            "jamendomaxcaps_1990389_0": [(CALM, "llm")],
+            "jamendomaxcaps_1990389_2000": [(PIANO, "llm")],
+            "jamendomaxcaps_1990389_4000": [(CALM, "llm")],
         },
     }

@@ -55,6 +55,9 @@ class ClipEntry:
     # a Lhotse recording dict when the corpus already describes its audio (a published manifest):
     # used as it is when its file exists, instead of looking the clip up by name and reading a header
     recording: Optional[Dict[str, Any]] = None
+    # (start, end) in seconds when the clip is a segment of its file (JamendoMaxCaps captions 30-s
+    # segments of whole tracks); None: the whole file
+    span: Optional[Tuple[float, float]] = None
 
 
 class CorpusPreparer:
@@ -301,6 +304,14 @@ def _with_source(recording: Dict[str, Any], path: str, recording_id: str) -> Dic
     return out
 
 
+def _check_span(recording: Dict[str, Any], span: Tuple[float, float]) -> Tuple[Optional[dict], str]:
+    """A segment must lie in its file; an end up to 50 ms past the file's end is clipped to it."""
+    start, end = span
+    if not 0.0 <= start < end or start >= recording["duration"] - 0.01 or end > recording["duration"] + 0.05:
+        return None, f"segment {start:.3f}-{end:.3f} s is not within the {recording['duration']:.3f} s file"
+    return recording, ""
+
+
 def cut_id_of(source: str, key: str) -> str:
     return f"{source}_{key}"
 
@@ -311,9 +322,12 @@ def build_cut(recording: dict, entry: ClipEntry, source: str, captions: List[Cap
 
     rec = Recording.from_dict(recording)
     cut = rec.to_cut()
+    if entry.span is not None:
+        start, end = entry.span
+        cut = cut.truncate(offset=start, duration=min(end, rec.duration) - start, preserve_id=True)
     channel = rec.channel_ids[0] if rec.num_channels == 1 else list(rec.channel_ids)
     cut.supervisions = [
-        SupervisionSegment(id=f"{cut.id}-{i}", recording_id=rec.id, start=0.0, duration=rec.duration,
+        SupervisionSegment(id=f"{cut.id}-{i}", recording_id=rec.id, start=0.0, duration=cut.duration,
                            channel=channel, custom=caption.custom())
         for i, caption in enumerate(captions)
     ]
@@ -375,6 +389,8 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
                     recording, error = (_with_source(entry.recording, path, cut_id_of(source, entry.key)), "") if path else (None, "missing")
                 else:
                     recording, error = next(header_iter) if path is not None else (None, "missing")
+                if recording is not None and entry.span is not None:
+                    recording, error = _check_span(recording, entry.span)
                 status = "ok" if recording is not None else ("missing" if path is None else "unreadable")
                 if status == "unreadable":
                     log.warning("%s: clip %s: unreadable audio %s (%s)", name, entry.key, path, error)

@@ -23,14 +23,16 @@ track is ``train``. The ``id`` may be written as a number or as text; both give 
 Audio: ``<track id>`` anywhere under the audio roots (the extracted ``mp3_files/<id>.mp3``, or the
 MTG-Jamendo ``NN/<id>.mp3``), then ``<track id>.low`` (MTG-Jamendo's low-quality files).
 
-One clip per track, key ``<track id>``, ``origin_id`` ``jamendo:<track id>``, domain ``music``:
-its caption slots are the segment captions in file order, style ``llm``. Lines of a track need not
-be adjacent: the file is read twice (first to count each track's lines), and a track is handed on
-once its last line is read and every track first seen before it has been handed on, so clips come
-in order of first appearance while only the tracks still open are held. The recording is the
-whole track; ``cut.custom["caption_spans"]`` keeps ``[start_time, end_time]`` of each caption
-written, aligned with the cut's supervisions (``null`` where a line has no times), so a later stage
-can cut the 30-s segments the captions describe.
+One clip per captioned **segment**: the cut is ``[start_time, end_time]`` of the track's file
+(``ClipEntry.span``), key ``<track id>_<start ms>``, ``origin_id`` ``jamendo:<track id>:<start ms>``,
+domain ``music``, style ``llm``; the captions describe 30-s segments, and whole tracks (30 s to
+10 min) would fall outside the published 1-60 s duration filter. Lines with the same track and
+times are one clip's caption slots; a line without times captions the whole track (key and origin
+without the start). A segment that does not lie within its file counts as unreadable audio.
+Lines of a segment need not be adjacent: the file is read twice (first to count each segment's
+lines), and a segment is handed on once its last line is read and every segment first seen
+before it has been handed on, so clips come in order of first appearance while only the segments
+still open are held.
 """
 from __future__ import annotations
 
@@ -107,37 +109,32 @@ def iter_caption_lines(path: Path) -> Iterator[Tuple[int, str, str, Span]]:
             yield line, track, caption, span
 
 
-def written_spans(captions: Sequence[Tuple[str, str]], spans: Sequence[Span]) -> List[Span]:
-    """The spans of the captions the accounting will write, in order: a caption is written when it is
-    not empty after strip and not the same text as an earlier caption of the clip."""
-    seen, out = set(), []
-    for (text, _), span in zip(captions, spans):
-        text = (text or "").strip()
-        if text and text not in seen:
-            seen.add(text)
-            out.append(span)
-    return out
-
-
 @register_corpus("jamendomaxcaps")
 class JamendoMaxCaps(CorpusPreparer):
     def clips(self, corpus_dir: Path, subsets: Sequence[str]) -> Iterator[ClipEntry]:
         path = find_caption_file(corpus_dir)
-        lines_left: Counter = Counter(track for _, track, _, _ in iter_caption_lines(path))
-        open_tracks: "OrderedDict[str, Tuple[list, list]]" = OrderedDict()  # in order of first appearance
+        lines_left: Counter = Counter((track, _key(span)) for _, track, _, span in iter_caption_lines(path))
+        open_clips: "OrderedDict[tuple, list]" = OrderedDict()  # in order of first appearance
         for _, track, caption, span in iter_caption_lines(path):
-            captions, spans = open_tracks.setdefault(track, ([], []))
-            captions.append((caption, "llm"))
-            spans.append(span)
-            lines_left[track] -= 1
-            while open_tracks and lines_left[next(iter(open_tracks))] == 0:
-                done, (captions, spans) = open_tracks.popitem(last=False)
-                yield self._entry(done, captions, spans)
-        if open_tracks:  # the file changed between the two readings
-            raise LayoutError(f"{path}: changed while it was read ({len(open_tracks)} track(s) incomplete)")
+            clip = (track, _key(span))
+            open_clips.setdefault(clip, []).append((caption, "llm"))
+            lines_left[clip] -= 1
+            while open_clips and lines_left[next(iter(open_clips))] == 0:
+                (done, segment), captions = open_clips.popitem(last=False)
+                yield self._entry(done, segment, captions)
+        if open_clips:  # the file changed between the two readings
+            raise LayoutError(f"{path}: changed while it was read ({len(open_clips)} clip(s) incomplete)")
 
     @staticmethod
-    def _entry(track: str, captions: List[Tuple[str, str]], spans: List[Span]) -> ClipEntry:
-        return ClipEntry(split="train", key=track, origin_id=id_origin("jamendo", track), domain="music",
-                         captions=captions, audio=[track, f"{track}.low"],
-                         custom={"caption_spans": written_spans(captions, spans)})
+    def _entry(track: str, segment: Optional[Tuple[float, float]], captions: List[Tuple[str, str]]) -> ClipEntry:
+        if segment is None:
+            key, origin = track, id_origin("jamendo", track)
+        else:
+            start_ms = int(round(segment[0] * 1000))
+            key, origin = f"{track}_{start_ms}", id_origin("jamendo", f"{track}:{start_ms}")
+        return ClipEntry(split="train", key=key, origin_id=origin, domain="music", captions=captions,
+                         audio=[track, f"{track}.low"], span=segment)
+
+
+def _key(span: Span) -> Optional[Tuple[float, float]]:
+    return (span[0], span[1]) if span is not None else None

@@ -33,6 +33,8 @@ from audiotext.data.layout import (  # noqa: F401  (re-exported for the downstre
     to_int,
 )
 
+from audiotext.data.schema import ORIGIN_ID  # noqa: E402
+
 DownstreamError = DataLayoutError  # the name the downstream preparers and their CLI use
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,9 @@ class Item:
     path: Path
     id: str
     custom: Dict[str, Any]
+    # the audio's identity across corpora (audiotext.data.schema), so curation can keep training data
+    # away from this evaluation set; default "<task>:<id>"
+    origin: str = ""
 
 
 @dataclass
@@ -167,6 +172,7 @@ def write_splits(task: str, domain: str, items: Iterable[Item], output_dir: Path
                                          duration=recording.duration, channel=channel, custom=custom)
         cut = recording.to_cut()
         cut.supervisions = [supervision]
+        cut.custom = {ORIGIN_ID: item.origin or f"{task}:{item.id}"}
         cuts_by_split[item.split].append(cut)
         if "label" in custom:
             labels_by_split[item.split][str(custom["label"])] += 1

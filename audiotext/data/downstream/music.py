@@ -8,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from audiotext.data.schema import id_origin
+
 from .common import (
     Item, LayoutError, MissingFileError, PathLike, SkipLog, check_listed_audio, read_table, require_dir,
     require_file, to_int, write_splits,
@@ -233,7 +235,8 @@ def prepare_mtat(corpus_dir: PathLike, output_dir: PathLike, *, top_k: int = 50,
         if not labels and not keep_untagged:
             skipped.add("no_top_tags", rel, warn=False)
             continue
-        items.append(Item(split, audio_root / rel, f"mtat-{clip_id}", {"labels": labels, "clip_id": clip_id}))
+        items.append(Item(split, audio_root / rel, f"mtat-{clip_id}", {"labels": labels, "clip_id": clip_id},
+                          origin=id_origin("mtt", str(clip_id))))
     check_listed_audio(items, annotations)
     return write_splits("mtat", "music", items, output_dir, split_order=("train", "valid", "test"),
                         skipped=skipped, num_jobs=num_jobs, sampling_rate=sampling_rate,

@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from audiotext.data.schema import id_origin, youtube_origin
+
 from .common import (
     Item, LayoutError, PathLike, SkipLog, check_listed_audio, index_audio, read_table,
     require_dir, require_file, to_float, to_int, write_splits,
@@ -39,7 +41,7 @@ def prepare_esc50(corpus_dir: PathLike, output_dir: PathLike, *, num_jobs: int =
             "target": to_int(row["target"], csv_path, line, "target"),
             "esc10": row["esc10"].strip().lower() == "true",
             "src_file": row["src_file"].strip(), "take": row["take"].strip(),
-        }))
+        }, origin=id_origin("freesound", row["src_file"].strip())))
     check_listed_audio(items, csv_path)
     return write_splits("esc50", "sound", items, output_dir, split_order=[f"fold{k}" for k in range(1, 6)],
                         num_jobs=num_jobs, sampling_rate=sampling_rate)
@@ -75,7 +77,7 @@ def prepare_urbansound8k(corpus_dir: PathLike, output_dir: PathLike, *, num_jobs
             "salience": to_int(row["salience"], csv_path, line, "salience"),
             "source_start": to_float(row["start"], csv_path, line, "start"),
             "source_end": to_float(row["end"], csv_path, line, "end"),
-        }))
+        }, origin=id_origin("freesound", row["fsID"].strip())))
     check_listed_audio(items, csv_path)
     return write_splits("urbansound8k", "sound", items, output_dir,
                         split_order=[f"fold{k}" for k in range(1, 11)], num_jobs=num_jobs,
@@ -126,7 +128,7 @@ def prepare_fsd50k(corpus_dir: PathLike, output_dir: PathLike, *, num_jobs: int 
             if "mids" in header:
                 custom["mids"] = _label_list(row["mids"])
             batch.append(Item(split, audio_dir / f"{fname}.wav", f"fsd50k-{'dev' if is_dev else 'eval'}-{fname}",
-                              custom))
+                              custom, origin=id_origin("freesound", fname)))
         check_listed_audio(batch, csv_path)
         items.extend(batch)
     return write_splits("fsd50k", "sound", items, output_dir, split_order=("train", "valid", "test"),
@@ -186,7 +188,8 @@ def prepare_vggsound(corpus_dir: PathLike, output_dir: PathLike, *, audio_dir: O
             skipped.add("missing", stem, f"no {stem}.<{'|'.join(VGGSOUND_EXTENSIONS)}> under {search_dir}")
             continue
         items.append(Item(split, path, f"vggsound-{stem}",
-                          {"label": label, "youtube_id": ytid, "start_seconds": start_s}))
+                          {"label": label, "youtube_id": ytid, "start_seconds": start_s},
+                          origin=youtube_origin(ytid, start_s)))
     return write_splits("vggsound", "sound", items, output_dir, split_order=("train", "test"), skipped=skipped,
                         extra_summary={"listed": len(listed)},
                         num_jobs=num_jobs, sampling_rate=sampling_rate)

@@ -5,6 +5,8 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Set
 
+from audiotext.data.schema import id_origin
+
 from .common import (
     Item, LayoutError, MissingFileError, PathLike, SkipLog, check_listed_audio, require_dir, require_file,
     write_splits,
@@ -47,7 +49,7 @@ def prepare_voxceleb1(corpus_dir: PathLike, output_dir: PathLike, *, num_jobs: i
         path = next((r / rel for r in audio_roots if (r / rel).is_file()), audio_roots[0] / rel)
         items.append(Item(VOXCELEB1_SPLITS[parts[0]], path, f"voxceleb1-{speaker}-{video}-{Path(utt).stem}", {
             "label": speaker, "speaker": speaker, "video": video, "utterance": Path(utt).stem,
-        }))
+        }, origin=id_origin("voxceleb", f"{speaker}/{video}/{Path(utt).stem}")))
     check_listed_audio(items, split_file)
     return write_splits("voxceleb1", "speech", items, output_dir, split_order=("train", "valid", "test"),
                         num_jobs=num_jobs, sampling_rate=sampling_rate)
