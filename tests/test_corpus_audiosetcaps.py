@@ -15,11 +15,6 @@ from audiotext.data.layout import LayoutError, MissingFileError
 from tests.corpus_fixtures import audiosetcaps as fixture
 
 
-@pytest.fixture(autouse=True)
-def _no_choice_from_the_environment(monkeypatch):
-    monkeypatch.delenv("AUDIOSETCAPS_CAPTIONS", raising=False)
-
-
 @pytest.mark.parametrize("text, expected", [
     ("Y---1_cCGK4M", ClipId("---1_cCGK4M", None, "Y<ytid>")),  # AudioSet, the id itself holds '_' and '-'
     ("YmAJAqzo-Y_Y", ClipId("mAJAqzo-Y_Y", None, "Y<ytid>")),
@@ -92,7 +87,7 @@ def test_malformed_id_exit_2_naming_file_and_line(tmp_path, capsys):
     assert f"{path}:8: id 'bad id!' is in no known AudioSetCaps form" in err
 
 
-def test_filtered_file_is_read_when_present_and_original_on_request(tmp_path, monkeypatch):
+def test_filtered_file_is_read_when_present_and_original_on_request(tmp_path):
     corpus = tmp_path / "audiosetcaps"
     fixture.build(corpus)
     preparer = CORPORA.build("audiosetcaps")
@@ -101,27 +96,26 @@ def test_filtered_file_is_read_when_present_and_original_on_request(tmp_path, mo
     original = CORPORA.build("audiosetcaps", {"captions": "original"})
     assert original.caption_file(corpus, "vggsound") == corpus / "Dataset" / "VGGSound_AudioSetCaps_caption.csv"
 
-    monkeypatch.setenv("AUDIOSETCAPS_CAPTIONS", "original")
     out = tmp_path / "out"
-    assert cli.main(["audiosetcaps", str(corpus), str(out), "--subsets", "vggsound"]) == 0
+    assert cli.main(["audiosetcaps", str(corpus), str(out), "--subsets", "vggsound", "--conf", "captions=original"]) == 0
     assert _summary(out)["subsets"] == ["vggsound"]
     assert _cut_ids(out / "cuts_train.jsonl.gz") == [
         "audiosetcaps_vggsound_x_Y-z_W-8k2_30000", "audiosetcaps_vggsound_eVaLoVeRlAp_10000",
         "audiosetcaps_vggsound_OxPnZzn1_L8_883000"]
 
 
-def test_insisting_on_a_missing_filtered_file_or_a_bad_choice_is_an_error(tmp_path, monkeypatch, capsys):
+def test_insisting_on_a_missing_filtered_file_or_a_bad_choice_is_an_error(tmp_path, capsys):
     corpus = tmp_path / "audiosetcaps"
     fixture.build(corpus)
-    monkeypatch.setenv("AUDIOSETCAPS_CAPTIONS", "filtered")
-    assert cli.main(["audiosetcaps", str(corpus), str(tmp_path / "out"), "--subsets", "youtube8m"]) == 2
+    assert cli.main(["audiosetcaps", str(corpus), str(tmp_path / "out"), "--subsets", "youtube8m",
+                     "--conf", "captions=filtered"]) == 2
     err = capsys.readouterr().err
     assert "AudioSetCaps youtube8m captions not found" in err
     assert str(corpus / "YouTube-8M_AudioSetCaps_caption.filtered.csv") in err
-    monkeypatch.setenv("AUDIOSETCAPS_CAPTIONS", "maybe")
-    assert cli.main(["audiosetcaps", str(corpus), str(tmp_path / "out")]) == 2
-    assert "AUDIOSETCAPS_CAPTIONS must be one of auto, filtered, original, got 'maybe'" in capsys.readouterr().err
-    monkeypatch.delenv("AUDIOSETCAPS_CAPTIONS")
+    assert cli.main(["audiosetcaps", str(corpus), str(tmp_path / "out"), "--conf", "captions=maybe"]) == 2
+    assert "captions must be one of auto, filtered, original, got 'maybe'" in capsys.readouterr().err
+    assert cli.main(["audiosetcaps", str(corpus), str(tmp_path / "out"), "--conf", "caption=original"]) == 2
+    assert "unknown key audiosetcaps --conf.caption" in capsys.readouterr().err
     assert cli.main(["audiosetcaps", str(corpus), str(tmp_path / "out"), "--subsets", "vggsound,nope"]) == 2
     assert "unknown subset(s) nope" in capsys.readouterr().err
 

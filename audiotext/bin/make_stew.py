@@ -31,6 +31,32 @@ def _source_caps(specs) -> dict:
     return caps
 
 
+def downstream_manifests(eval_config: Path, out_dir: Path) -> list:
+    """The CutSets of every probe task of an evaluation config that names its own ``cuts_dir``
+    (all of its splits or folds: probe training data is evaluation data too). A cuts_dir not
+    prepared yet is reported, since its overlap cannot be checked; the curated output folder
+    itself is never an evaluation set."""
+    import yaml
+
+    if not eval_config.is_file():
+        raise FileNotFoundError(f"--eval-config: not found: {eval_config}")
+    conf = yaml.safe_load(eval_config.read_text()) or {}
+    found = []
+    for probe in conf.get("probes") or []:
+        cuts_dir = (probe or {}).get("cuts_dir")
+        if not cuts_dir:
+            continue  # the run's own manifests
+        directory = Path(cuts_dir)
+        if directory.resolve() == out_dir.resolve():
+            continue
+        manifests = sorted(directory.glob("cuts_*.jsonl.gz"))
+        if not manifests:
+            log.warning("%s: probe %s has no manifests in %s yet (local/prepare_downstream.sh): training data "
+                        "is NOT checked for overlap with it", eval_config, probe.get("name"), directory)
+        found += [str(m) for m in manifests]
+    return found
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out-dir", required=True)
@@ -39,6 +65,9 @@ def main(argv=None) -> int:
     parser.add_argument("--train-split", default="train", help="the split curated as training data")
     parser.add_argument("--eval-manifest", action="append", default=[], metavar="CUTS",
                         help="an evaluation set whose origins the training split must not contain; repeatable")
+    parser.add_argument("--eval-config", default="", metavar="YAML",
+                        help="an evaluation suite config: every manifest in the cuts_dir of its probes is an "
+                             "evaluation set too (downstream data sets such as ESC-50, VoxCeleb1)")
     parser.add_argument("--min-clip-duration", type=float, default=1.0)
     parser.add_argument("--max-clip-duration", type=float, default=60.0)
     parser.add_argument("--min-caption-chars", type=int, default=3)
@@ -70,8 +99,11 @@ def main(argv=None) -> int:
                               source_caps=_source_caps(args.source_cap), seed=args.seed,
                               num_partitions=args.partitions, jobs=max(1, args.jobs))
         out_dir = Path(args.out_dir)
+        eval_manifests = list(args.eval_manifest)
+        if args.eval_config:
+            eval_manifests += downstream_manifests(Path(args.eval_config), out_dir)
         reports = curate_splits(splits, out_dir, conf, train_split=args.train_split,
-                                eval_manifests=args.eval_manifest)
+                                eval_manifests=eval_manifests)
     except (DataLayoutError, ValueError, OSError) as err:
         print(f"error: make_stew: {err}", file=sys.stderr)
         return 2

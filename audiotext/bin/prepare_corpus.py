@@ -25,6 +25,8 @@ def main(argv=None) -> int:
     parser.add_argument("--audio-dir", action="append", default=[], metavar="DIR",
                         help="search audio here (recursively) instead of CORPUS_DIR; repeatable")
     parser.add_argument("--subsets", default="", help="comma-separated subsets, or 'all' (corpora that have subsets)")
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="a field of the preparer's Config (e.g. audiosetcaps captions=original); repeatable")
     add_plugin_args(parser)
     args = parser.parse_args(argv)
     setup_logging()
@@ -34,11 +36,19 @@ def main(argv=None) -> int:
     from audiotext.data.layout import DataLayoutError
     from audiotext.registry import RegistryError
 
+    from audiotext.config import ConfigError
+
     subsets = [s.strip() for s in args.subsets.split(",") if s.strip()] or None
     try:
+        conf = {}
+        for item in args.conf:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise ValueError(f"--conf {item!r} must look like KEY=VALUE")
+            conf[key.strip()] = value
         summary = prepare_corpus(args.name, args.corpus_dir, args.out_dir, audio_dirs=args.audio_dir,
-                                 subsets=subsets, jobs=max(1, args.jobs))
-    except (DataLayoutError, RegistryError, ValueError, OSError) as err:
+                                 subsets=subsets, jobs=max(1, args.jobs), conf=conf)
+    except (DataLayoutError, RegistryError, ConfigError, ValueError, OSError) as err:
         print(f"error: {args.name}: {err}", file=sys.stderr)
         return 2
     total = summary["total"]

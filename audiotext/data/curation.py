@@ -39,7 +39,6 @@ import bisect
 import gzip
 import hashlib
 import heapq
-import json
 import logging
 import multiprocessing as mp
 import os
@@ -49,7 +48,6 @@ import re
 import shutil
 import tempfile
 import unicodedata
-import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +65,6 @@ DROP_REASONS = ("empty", "caption_too_short", "caption_too_long", "clip_too_shor
 CLIP_DROP_REASONS = ("clip_too_short", "clip_too_long", "eval_overlap", "source_cap", "no_caption_left")
 LENGTH_BINS = (1, 2, 4, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200)  # caption words, lower edges
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
-_SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 PARTITION_BYTES = 48 << 20  # target size of one pass-2 partition on disk (marshalled records)
 FLUSH_RECORDS = 256  # records buffered per partition in pass 1 before they are written as one block
@@ -115,12 +112,16 @@ def _open_binary(path: str):
     return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
 
 
-def iter_cut_dicts(path: str) -> Iterator[Tuple[int, Dict[str, Any]]]:
-    """(line number, cut dict) of a JSONL(.gz) CutSet manifest; a bad line is a LayoutError naming it."""
+def iter_cut_dicts(path: str, shard: int = 0, num_shards: int = 1) -> Iterator[Tuple[int, bytes, Dict[str, Any]]]:
+    """(line number, the line, cut dict) of a JSONL(.gz) CutSet manifest; a bad line is a LayoutError
+    naming it. With ``num_shards`` > 1 only every ``num_shards``-th line from ``shard`` is parsed (the
+    others are only decompressed), so several workers can share one large file."""
     if not Path(path).is_file():
         raise MissingFileError(f"manifest not found: {path}")
     with _open_binary(path) as f:
         for line_no, line in enumerate(f, 1):
+            if num_shards > 1 and (line_no - 1) % num_shards != shard:
+                continue
             try:
                 cut = orjson.loads(line)
             except orjson.JSONDecodeError as err:
@@ -129,7 +130,7 @@ def iter_cut_dicts(path: str) -> Iterator[Tuple[int, Dict[str, Any]]]:
                 raise LayoutError(f"{path}:{line_no}: not a JSON line ({err})") from None
             if not isinstance(cut, dict) or "id" not in cut or "duration" not in cut:
                 raise LayoutError(f"{path}:{line_no}: expected a Lhotse cut with an id and a duration")
-            yield line_no, cut
+            yield line_no, line, cut
 
 
 _SUPERVISION_SPAN = ("id", "recording_id", "start", "duration", "channel", "custom")
@@ -173,7 +174,7 @@ def read_origins(paths: Iterable[str]) -> Set[str]:
     """Every origin id in some manifests (the evaluation sets curation keeps training away from)."""
     origins: Set[str] = set()
     for path in paths:
-        for _, cut in iter_cut_dicts(path):
+        for _, _, cut in iter_cut_dicts(path):
             origins.add(cut_origin(cut))
     return origins
 
@@ -282,6 +283,21 @@ class _Pass1Job:
     conf: CurationConfig
     eval_origins: Optional[Set[str]]
     train: bool
+    shard: int = 0
+    num_shards: int = 1
+
+
+def _unchanged(cut: Dict[str, Any], slots: list, usable: list, kept: List[int]) -> bool:
+    """True when curation changes nothing in a cut: it has its origin id, one caption per supervision
+    with all four fields, and every caption is kept as it was (so its line is written as read)."""
+    if len(kept) != len(slots) or ORIGIN_ID not in (cut.get("custom") or {}):
+        return False
+    for sup, (text, *_), (normalized, *_) in zip(cut["supervisions"], slots, usable):
+        custom = sup.get("custom") or {}
+        if text != normalized or not isinstance(custom.get(CAPTION), str) or STYLE not in custom \
+                or DOMAIN not in custom or SOURCE not in custom:
+            return False
+    return len(cut["supervisions"]) == len(slots)
 
 
 def _pass1(job: _Pass1Job) -> Dict[str, Any]:
@@ -297,7 +313,7 @@ def _pass1(job: _Pass1Job) -> Dict[str, Any]:
     handles: Dict[int, Any] = {}
     buffers: Dict[int, list] = {}
     try:
-        for line_no, cut in iter_cut_dicts(job.path):
+        for line_no, line, cut in iter_cut_dicts(job.path, job.shard, job.num_shards):
             clips_in += 1
             slots = cut_captions(cut)
             for slot in slots:
@@ -330,6 +346,11 @@ def _pass1(job: _Pass1Job) -> Dict[str, Any]:
                 dropped_clips["no_caption_left"] += 1
                 continue
             indices, keys = _dedup([u[0] for u in usable], conf, dropped)
+            if _unchanged(cut, slots, usable, indices):  # the common case: write the line as read
+                tally.add(duration, cut["supervisions"], keys)
+                _keep(job, cut["supervisions"][0]["custom"][SOURCE], cut_origin(cut), line_no, line.rstrip(),
+                      cap_heaps, buffers, handles)
+                continue
             cut_id = cut["id"]
             recording_id = (cut.get("recording") or {}).get("id", cut_id)
             channel = cut.get("channel", 0)
@@ -347,23 +368,11 @@ def _pass1(job: _Pass1Job) -> Dict[str, Any]:
                 sup["custom"] = custom
                 sups.append(sup)
             tally.add(duration, sups, keys)
-            source = sups[0]["custom"][SOURCE]
-            origin_hash = _stable_hash(conf.seed, origin)
-            if job.train and source in cap_heaps:  # keep the cap's smallest hashes seen so far
-                heap = cap_heaps[source]
-                if len(heap) < conf.source_caps[source]:
-                    heapq.heappush(heap, -origin_hash)
-                elif heap and origin_hash < -heap[0]:
-                    heapq.heapreplace(heap, -origin_hash)
             del cut["supervisions"]
             cut_custom = dict(cut.pop("custom", None) or {})
             cut_custom[ORIGIN_ID] = origin
-            record = (origin, job.file_index, line_no, origin_hash, source, _output_line(cut, cut_custom, sups))
-            partition = origin_hash % job.num_partitions
-            buffer = buffers.setdefault(partition, [])
-            buffer.append(record)
-            if len(buffer) >= FLUSH_RECORDS:
-                _flush(job, partition, buffer, handles)
+            _keep(job, sups[0]["custom"][SOURCE], origin, line_no, _output_line(cut, cut_custom, sups),
+                  cap_heaps, buffers, handles)
         for partition, buffer in buffers.items():
             _flush(job, partition, buffer, handles)
     finally:
@@ -373,6 +382,23 @@ def _pass1(job: _Pass1Job) -> Dict[str, Any]:
             "tally": tally, "cap_hashes": {s: [-h for h in heap] for s, heap in cap_heaps.items()}}
 
 
+def _keep(job: _Pass1Job, source: str, origin: str, line_no: int, line: bytes, cap_heaps: Dict[str, List[int]],
+          buffers: Dict[int, list], handles: Dict[int, Any]) -> None:
+    """Queue a surviving clip's output line for the partition of its origin."""
+    origin_hash = _stable_hash(job.conf.seed, origin)
+    if job.train and source in cap_heaps:  # keep the cap's smallest hashes seen so far
+        heap = cap_heaps[source]
+        if len(heap) < job.conf.source_caps[source]:
+            heapq.heappush(heap, -origin_hash)
+        elif heap and origin_hash < -heap[0]:
+            heapq.heapreplace(heap, -origin_hash)
+    partition = origin_hash % job.num_partitions
+    buffer = buffers.setdefault(partition, [])
+    buffer.append((origin, job.file_index, line_no, origin_hash, source, line))
+    if len(buffer) >= FLUSH_RECORDS:
+        _flush(job, partition, buffer, handles)
+
+
 def _flush(job: _Pass1Job, partition: int, buffer: list, handles: Dict[int, Any]) -> None:
     """Append the buffered records of one partition as one length-prefixed marshal block."""
     if not buffer:
@@ -380,7 +406,8 @@ def _flush(job: _Pass1Job, partition: int, buffer: list, handles: Dict[int, Any]
     handle = handles.get(partition)
     if handle is None:
         handle = handles[partition] = open(
-            os.path.join(job.work_dir, f"p{partition:05d}_f{job.file_index:05d}.bin"), "wb", buffering=1 << 20)
+            os.path.join(job.work_dir, f"p{partition:05d}_f{job.file_index:05d}_s{job.shard:03d}.bin"), "wb",
+            buffering=1 << 20)
     block = marshal.dumps(buffer)
     handle.write(len(block).to_bytes(8, "little"))
     handle.write(block)
@@ -507,9 +534,15 @@ def curate_split(inputs: Sequence[str], out_path: Path, conf: CurationConfig, *,
         1, min(4096, sum(Path(p).stat().st_size for p in inputs) * 6 // PARTITION_BYTES + 1))
     work_dir = tempfile.mkdtemp(prefix=".curation_", dir=out_path.parent)
     try:
-        jobs1 = [_Pass1Job(i, str(p), work_dir, num_partitions, conf, eval_origins if train else None, train)
-                 for i, p in enumerate(inputs)]
-        jobs1.sort(key=lambda j: -Path(j.path).stat().st_size)  # largest first: the pool ends together
+        # a file larger than an even share of the work is read by several workers (each parses every
+        # jobs-th line), so one large source does not leave the other cores idle
+        sizes = [Path(p).stat().st_size for p in inputs]
+        jobs1 = []
+        for i, (path, size) in enumerate(zip(inputs, sizes)):
+            shards = conf.jobs if conf.jobs > 1 and size * conf.jobs > sum(sizes) / 2 else 1
+            jobs1 += [_Pass1Job(i, str(path), work_dir, num_partitions, conf, eval_origins if train else None, train,
+                                shard, shards) for shard in range(shards)]
+        jobs1.sort(key=lambda j: -sizes[j.file_index] / j.num_shards)  # largest first: the pool ends together
         dropped: Counter = Counter()
         dropped_clips: Counter = Counter()
         captions_in: Counter = Counter()
@@ -529,7 +562,7 @@ def curate_split(inputs: Sequence[str], out_path: Path, conf: CurationConfig, *,
                       if conf.source_caps.get(s, 0) > 0 and len(h) >= conf.source_caps[s]}
         thresholds.update({s: -1 for s, cap in conf.source_caps.items() if cap <= 0})
         by_partition: Dict[int, List[str]] = defaultdict(list)
-        for name in sorted(os.listdir(work_dir)):  # p<partition>_f<file>.bin
+        for name in sorted(os.listdir(work_dir)):  # p<partition>_f<file>_s<shard>.bin
             by_partition[int(name[1:6])].append(os.path.join(work_dir, name))
         jobs2 = [_Pass2Job(p, by_partition[p], thresholds, conf, train) for p in sorted(by_partition)]
         tmp_out = out_path.with_name("tmp_" + out_path.name)

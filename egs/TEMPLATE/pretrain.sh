@@ -26,6 +26,7 @@ vocab_size=1000
 exp_tag=""                  # experiment name; default <recipe>_<objective>
 exp_root=exp
 local_data_opts=""          # passed to local/data.sh
+stew_opts=""                # passed to make_stew (curation), e.g. "--jobs 4 --source-cap audiosetcaps_youtube8m=1000000"
 train_args=""               # extra dotted overrides for training, e.g. "trainer.max_steps=100"
 nproc_per_node=1            # torchrun processes on this node
 nnodes=1
@@ -73,14 +74,21 @@ if run_stage 1 data "${data_dir}"; then
 fi
 
 if run_stage 2 manifests "${data_dir}"; then
-    # local/data.sh lists the per-corpus manifests of each split in ${data_dir}/splits/<split>.list
+    # local/data.sh lists the per-corpus manifests of each split in ${data_dir}/splits/<split>.list;
+    # training clips are kept away from the valid/test splits and the downstream sets of ${eval_config}
+    [ -s "${data_dir}/splits/train.list" ] || { echo "missing ${data_dir}/splits/train.list (written by local/data.sh)" >&2; exit 1; }
     split_args=()
     for split in train valid test; do
         list="${data_dir}/splits/${split}.list"
-        [ -s "${list}" ] || { echo "missing ${list} (written by local/data.sh)" >&2; exit 1; }
-        split_args+=(--split "${split}=$(paste -sd, "${list}")")
+        if [ -s "${list}" ]; then
+            split_args+=(--split "${split}=$(paste -sd, "${list}")")
+        else
+            echo "no ${split} manifests in ${list}: no ${split} split" >&2
+        fi
     done
-    python -m audiotext.bin.make_stew --out-dir "${manifest_dir}" "${split_args[@]}"
+    # shellcheck disable=SC2086
+    python -m audiotext.bin.make_stew --out-dir "${manifest_dir}" "${split_args[@]}" \
+        --eval-config "${eval_config}" ${stew_opts}
     mark_done 2 "${data_dir}" manifests
 fi
 

@@ -19,9 +19,8 @@ read the same way if present. Every file is looked for in the corpus root, then 
 
 Which file is read, per subset: with ``captions = auto`` (the default) the ``.filtered.csv`` when
 it exists, else the original; ``filtered`` or ``original`` insist on one (a missing file is an
-error). The choice is the Config field ``captions``, or, since ``prepare_corpus`` builds the
-preparer without a config, the environment variable ``AUDIOSETCAPS_CAPTIONS``
-(``auto|filtered|original``). The file read is logged and kept in ``self.files_read``. The
+error). The choice is the Config field ``captions`` (``prepare_corpus ... --conf captions=original``).
+The file read is logged and kept in ``self.files_read``. The
 recipe's choice is the filtered VGGSound and YouTube-8M files and the full AudioSet file (its
 1.91M AudioSet captions); the curation step removes the remaining evaluation overlaps by origin.
 
@@ -57,7 +56,6 @@ paper); they are prepared in that order.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Sequence
@@ -76,7 +74,6 @@ SUBSET_FILES = (
     ("youtube8m", "YouTube-8M_AudioSetCaps_caption"),
 )
 COLUMNS = ("id", "caption")
-CAPTIONS_ENV = "AUDIOSETCAPS_CAPTIONS"
 CAPTION_CHOICES = ("auto", "filtered", "original")
 ID_FORMS = "Y<ytid>, <ytid>_<start>, <ytid>_<start>_<length>"
 
@@ -97,11 +94,8 @@ class AudioSetCaps(CorpusPreparer):
 
     def caption_choice(self) -> str:
         choice = (self.conf.captions or "auto").strip().lower()
-        origin = "Config.captions"
-        if choice == "auto" and os.environ.get(CAPTIONS_ENV, "").strip():
-            choice, origin = os.environ[CAPTIONS_ENV].strip().lower(), CAPTIONS_ENV
         if choice not in CAPTION_CHOICES:
-            raise ValueError(f"audiosetcaps: {origin} must be one of {', '.join(CAPTION_CHOICES)}, got {choice!r}")
+            raise ValueError(f"audiosetcaps: captions must be one of {', '.join(CAPTION_CHOICES)}, got {choice!r}")
         return choice
 
     def caption_file(self, corpus_dir: Path, subset: str) -> Path:

@@ -14,7 +14,7 @@ import logging
 import multiprocessing as mp
 import os
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -336,7 +336,8 @@ def build_cut(recording: dict, entry: ClipEntry, source: str, captions: List[Cap
 
 
 def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Sequence[Path] = (),
-                   subsets: Optional[Sequence[str]] = None, jobs: int = 1) -> Dict[str, Any]:
+                   subsets: Optional[Sequence[str]] = None, jobs: int = 1,
+                   conf: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Prepare corpus ``name`` from ``corpus_dir`` into ``out_dir``; returns the summary it writes.
 
     Raises MissingFileError / LayoutError (the message names the file and line) for a corpus that
@@ -348,7 +349,7 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise MissingFileError(f"corpus directory not found: {corpus_dir}")
-    preparer = CORPORA.build(name)
+    preparer = CORPORA.build(name, conf or {}, where=f"{name} --conf")
     chosen = preparer.resolve_subsets(subsets)
     index = AudioIndex(list(audio_dirs) or [corpus_dir])
     log.info("%s: %d audio files indexed under %s", name, index.num_files, ", ".join(map(str, index.roots)))

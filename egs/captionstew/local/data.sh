@@ -1,10 +1,53 @@
 #!/usr/bin/env bash
-# Stage 1 of CaptionStew: per-corpus preparers (AudioCaps, Clotho, WavCaps, AudioSetCaps,
-# MusicCaps, JamendoMaxCaps, ParaSpeechCaps) writing Lhotse manifests and the split lists
-# ${data_dir}/splits/{train,valid,test}.list that stage 2 curates.
-# These preparers are not written yet; this stage says so instead of pretending.
+# Stage 1 of CaptionStew: run the preparer of every source db.sh names (the others are skipped
+# with a message) into ${data_dir}/corpora/<name>/cuts_<split>.jsonl.gz, and list each split's
+# manifests, in db.sh's priority order, in ${data_dir}/splits/<split>.list for stage 2.
 set -euo pipefail
-echo "egs/captionstew/local/data.sh: the CaptionStew corpus preparers are not implemented yet." >&2
-echo "Write per-corpus manifests and list them in <data_dir>/splits/{train,valid,test}.list," >&2
-echo "then run ./run.sh --stage 2 (see docs/recipes.md)." >&2
-exit 1
+
+data_dir=data
+jobs=2
+db=db.sh
+
+# shellcheck disable=SC2034  # read by parse_options.sh
+help_message="Usage: $0 [--data_dir DIR] [--jobs N] [--db db.sh]"
+# shellcheck source=../../TEMPLATE/utils/parse_options.sh
+. "$(dirname "$0")/../../TEMPLATE/utils/parse_options.sh"
+# shellcheck source=../db.sh
+. "${db}"
+
+prepared=()
+for name in ${CAPTIONSTEW_SOURCES}; do
+    var="${name^^}"
+    root="${!var:-}"
+    if [ -z "${root}" ]; then
+        echo "[data.sh] ${name}: ${var} is not set in ${db}; skipped"
+        continue
+    fi
+    args=("${name}" "${root}" "${data_dir}/corpora/${name}" --jobs "${jobs}")
+    audio_var="${var}_AUDIO" subsets_var="${var}_SUBSETS" conf_var="${var}_CONF"
+    IFS=: read -r -a audio_dirs <<< "${!audio_var:-}"
+    for dir in "${audio_dirs[@]}"; do
+        if [ -n "${dir}" ]; then args+=(--audio-dir "${dir}"); fi
+    done
+    if [ -n "${!subsets_var:-}" ]; then args+=(--subsets "${!subsets_var}"); fi
+    IFS=, read -r -a confs <<< "${!conf_var:-}"
+    for item in "${confs[@]}"; do
+        if [ -n "${item}" ]; then args+=(--conf "${item}"); fi
+    done
+    python -m audiotext.bin.prepare_corpus "${args[@]}"
+    prepared+=("${name}")
+done
+if [ "${#prepared[@]}" -eq 0 ]; then
+    echo "[data.sh] no source corpus is set in ${db}: set at least one root (docs/corpora/)." >&2
+    exit 1
+fi
+
+mkdir -p "${data_dir}/splits"
+for split in train valid test; do
+    : > "${data_dir}/splits/${split}.list"
+    for name in "${prepared[@]}"; do
+        manifest="${data_dir}/corpora/${name}/cuts_${split}.jsonl.gz"
+        if [ -f "${manifest}" ]; then echo "${manifest}" >> "${data_dir}/splits/${split}.list"; fi
+    done
+done
+echo "[data.sh] prepared: ${prepared[*]}"
