@@ -56,7 +56,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set,
 import orjson
 
 from audiotext.data.layout import LayoutError, MissingFileError
-from audiotext.data.schema import CAPTION, DERIVED, DOMAIN, ORIGIN_ID, SOURCE, STYLE, UNKNOWN
+from audiotext.data.schema import CAPTION, DERIVED, DOMAIN, ORIGIN_ID, SOURCE, STYLE, supervision_captions
 
 log = logging.getLogger(__name__)
 
@@ -142,19 +142,15 @@ def cut_captions(cut: Dict[str, Any]) -> List[tuple]:
     ``custom["caption"]`` may be a string or a list of strings (the published CaptionStew form);
     a supervision without it is not a caption. ``extra`` keeps what else the supervision said
     (speaker, language, label fields in ``custom``) so curation carries it through, or None.
-    Mirrors :func:`audiotext.data.schema.caption_records` on dicts (empty strings are kept here:
-    curation counts them)."""
+    Reads each supervision as :func:`audiotext.data.schema.caption_records` does (empty strings are
+    kept here: curation counts them)."""
     out = []
     for sup in cut.get("supervisions") or []:
         custom = sup.get("custom") or {}
-        value = custom.get(CAPTION)
-        if value is None:
+        fields = supervision_captions(custom)
+        if fields is None:
             continue
-        texts = [value] if isinstance(value, str) else list(value)
-        style = str(custom.get(STYLE) or UNKNOWN)
-        domain = str(custom.get(DOMAIN) or UNKNOWN)
-        source = str(custom.get(SOURCE) or UNKNOWN)
-        derived = bool(custom.get(DERIVED, False))
+        texts, style, domain, source, derived = fields
         extra = None
         if len(sup) > len(_SUPERVISION_SPAN) or len(custom) > 4 + (DERIVED in custom):
             fields = {k: v for k, v in sup.items() if k not in _SUPERVISION_SPAN and v is not None}

@@ -31,7 +31,7 @@ string, and ours alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 ORIGIN_ID = "origin_id"
 CAPTION, STYLE, DOMAIN, SOURCE, DERIVED = "caption", "style", "domain", "source", "derived"
@@ -81,19 +81,26 @@ def caption_records(cut) -> List[Caption]:
     """
     out: List[Caption] = []
     for sup in cut.supervisions:
-        custom = sup.custom or {}
-        value = custom.get(CAPTION)
-        if value is None:
+        fields = supervision_captions(sup.custom or {})
+        if fields is None:
             continue
-        texts = [value] if isinstance(value, str) else list(value)
-        style = str(custom.get(STYLE) or UNKNOWN)
-        domain = str(custom.get(DOMAIN) or UNKNOWN)
-        source = str(custom.get(SOURCE) or UNKNOWN)
-        derived = bool(custom.get(DERIVED, False))
+        texts, style, domain, source, derived = fields
         for text in texts:
             if isinstance(text, str) and text.strip():
                 out.append(Caption(text.strip(), style, domain, source, derived))
     return out
+
+
+def supervision_captions(custom: Dict[str, Any]) -> Optional[Tuple[list, str, str, str, bool]]:
+    """(caption texts, style, domain, source, derived) of one supervision's ``custom`` dict, or None
+    when it holds no caption. The texts are as written (a string becomes a one-item list); missing
+    style/domain/source read as ``unknown``."""
+    value = custom.get(CAPTION)
+    if value is None:
+        return None
+    texts = [value] if isinstance(value, str) else list(value)
+    return (texts, str(custom.get(STYLE) or UNKNOWN), str(custom.get(DOMAIN) or UNKNOWN),
+            str(custom.get(SOURCE) or UNKNOWN), bool(custom.get(DERIVED, False)))
 
 
 def origin_id(cut) -> Optional[str]:
