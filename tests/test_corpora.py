@@ -129,3 +129,59 @@ def test_audio_index_by_stem_and_by_folders(tmp_path):
     assert index.find(["id2/v9/00001"]).endswith("a/id2/v9/00001.flac")
     assert index.find(["id3/v9/00001", "nothing"]) is None
     assert index.find(["x"]) is None  # hidden directories are not searched
+
+
+def test_bad_bytes_are_named_on_their_own_line(tmp_path, capsys):
+    corpus = tmp_path / "audiocaps"
+    importlib.import_module("tests.corpus_fixtures.audiocaps").build(corpus)
+    with open(corpus / "train.csv", "a", encoding="utf-8") as f:  # push the bad line past the first 8 KB
+        for i in range(300):
+            f.write(f'{5000 + i},pAdDiNgViD{i % 10},{i},"a padding caption number {i}, long enough to fill"\n')
+    with open(corpus / "train.csv", "ab") as f:
+        f.write(b'9999,bAdByTeS001,0,"caf\xe9 noise"\n')
+    assert cli.main(["audiocaps", str(corpus), str(tmp_path / "out")]) == 2
+    assert f"{corpus / 'train.csv'}:308: not valid utf-8-sig text" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("start", ["nan", "inf", "1e400", "-5"])
+def test_non_finite_or_negative_start_is_named(tmp_path, capsys, start):
+    corpus = tmp_path / "audiocaps"
+    importlib.import_module("tests.corpus_fixtures.audiocaps").build(corpus)
+    with open(corpus / "val.csv", "a", encoding="utf-8") as f:
+        f.write(f'6,abcdefghijk,{start},"a caption"\n')
+    assert cli.main(["audiocaps", str(corpus), str(tmp_path / "out")]) == 2
+    assert f"error: audiocaps: {corpus / 'val.csv'}:7: " in capsys.readouterr().err
+
+
+def test_truncated_published_manifest_is_named(tmp_path, capsys):
+    corpus = tmp_path / "cs"
+    importlib.import_module("tests.corpus_fixtures.captionstew_manifest").build(corpus)
+    manifest = corpus / "manifests" / "vggsound.jsonl.gz"
+    data = manifest.read_bytes()
+    manifest.write_bytes(data[: len(data) * 2 // 3])
+    out = tmp_path / "out"
+    assert cli.main(["captionstew_manifest", str(corpus), str(out)]) == 2
+    assert f"error: captionstew_manifest: {manifest}:" in capsys.readouterr().err
+    assert not list(out.glob("*cuts_*"))  # no partial manifest is left behind
+
+
+def test_corpus_that_lists_no_clip_is_an_error(tmp_path, capsys):
+    corpus = tmp_path / "audiocaps"
+    corpus.mkdir()
+    for name in ("train.csv", "val.csv", "test.csv"):
+        (corpus / name).write_text("audiocap_id,youtube_id,start_time,caption\n")
+    assert cli.main(["audiocaps", str(corpus), str(tmp_path / "out")]) == 2
+    assert f"no clip is listed in {corpus}" in capsys.readouterr().err
+
+
+def test_video_id_alone_names_a_file_only_for_a_video_with_one_clip(tmp_path):
+    corpus = tmp_path / "audiocaps"
+    importlib.import_module("tests.corpus_fixtures.audiocaps").build(corpus)
+    with open(corpus / "test.csv", "a", encoding="utf-8") as f:  # a second clip of the test video
+        f.write('99,tEsTcLiP001,90,"a second clip of the same video"\n')
+    from tests.corpus_fixtures import write_audio
+    write_audio(corpus / "audio" / "test" / "YtEsTcLiP001.wav", 1.0)  # named by the video id alone
+    assert cli.main(["audiocaps", str(corpus), str(tmp_path / "out")]) == 0
+    summary = json.loads((tmp_path / "out" / "prepare_summary.json").read_text())
+    assert summary["splits"]["test"]["clips_missing_audio"] == 1  # not given the other clip's file
+    assert summary["examples"]["missing_audio"][-1] == "tEsTcLiP001_90000"

@@ -137,6 +137,7 @@ def test_published_caption_lists_and_label_fields_survive(tmp_path):
 def test_text_normalisation():
     assert normalize_text(" A\u00a0dog\tbarks\x07 ") == "A dog barks"
     assert normalize_text("\uff21\uff22") == "AB"  # NFKC folds full-width letters
+    assert normalize_text("\u200b\ufeff\u200b") == "" and normalize_text("\ufeffcaf\u00e9\u200b") == "caf\u00e9"
     assert dedup_key("A dog, barking!") == dedup_key("a dog barking") == "a dog barking"
 
 
@@ -150,3 +151,57 @@ def test_bad_manifest_is_named(tmp_path, capsys):
     assert make_stew.main(["--out-dir", str(tmp_path / "o"), "--split", f"train={tmp_path / 'none.jsonl.gz'}"]) == 2
     assert "manifest not found" in capsys.readouterr().err
     assert not (tmp_path / "o" / "cuts_train.jsonl.gz").exists()
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("caption", 5, ":1: malformed cut (TypeError"),
+    ("custom", "abc", ":1: malformed cut (AttributeError"),
+    ("origin", 7, ":1: malformed cut (TypeError: origin_id must be a string, got 7)"),
+    ("duration", None, ":1: expected a Lhotse cut with a string id and a finite duration"),
+    ("duration", "abc", ":1: expected a Lhotse cut with a string id and a finite duration"),
+])
+def test_malformed_cut_fields_are_named_and_nothing_is_written(tmp_path, capsys, field, value, message):
+    cut = _cut("x", "o:x", 2.0, ["a caption"]).to_dict()
+    if field == "caption":
+        cut["supervisions"][0]["custom"]["caption"] = value
+    elif field == "custom":
+        cut["custom"] = value
+    elif field == "origin":
+        cut["custom"] = {"origin_id": value}
+    else:
+        cut[field] = value
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(gzip.compress((json.dumps(cut) + "\n").encode()))
+    assert make_stew.main(["--out-dir", str(tmp_path / "o"), "--no-plots", "--split", f"train={bad}"]) == 2
+    assert f"error: make_stew: {bad}{message}" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+def test_truncated_or_plain_file_is_named(tmp_path, capsys):
+    lines = "".join(json.dumps(_cut(f"c{i}", f"o:{i}", 2.0, [f"caption {i}"]).to_dict()) + "\n" for i in range(2000))
+    data = gzip.compress(lines.encode())
+    truncated = tmp_path / "truncated.jsonl.gz"
+    truncated.write_bytes(data[: len(data) // 2])
+    assert make_stew.main(["--out-dir", str(tmp_path / "o"), "--no-plots", "--split", f"train={truncated}"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: make_stew: {truncated}:" in err and "cannot be read (Compressed file ended" in err
+    plain = tmp_path / "plain.jsonl.gz"
+    plain.write_text(lines)
+    assert make_stew.main(["--out-dir", str(tmp_path / "o"), "--no-plots", "--split", f"train={plain}"]) == 2
+    assert f"error: make_stew: {plain}:1: cannot be read (Not a gzipped file" in capsys.readouterr().err
+
+
+def test_failed_run_keeps_the_earlier_output_and_a_new_run_replaces_all_of_it(tmp_path, capsys):
+    a = _write(tmp_path / "a.jsonl.gz", [_cut("a1", "o:a1", 2.0, ["first clip"])])
+    b = _write(tmp_path / "b.jsonl.gz", [_cut("b1", "o:b1", 2.0, ["second clip"])])
+    out = tmp_path / "o"
+    assert make_stew.main(["--out-dir", str(out), "--split", f"train={a}", "--split", f"valid={b}"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(gzip.compress(b"{not json\n"))
+    # valid is curated first and succeeds; train fails: nothing of this run may land
+    assert make_stew.main(["--out-dir", str(out), "--split", f"valid={b}", "--split", f"train={bad}"]) == 2
+    capsys.readouterr()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert make_stew.main(["--out-dir", str(out), "--split", f"train={a}"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["curation.json", "curation_train.png", "cuts_train.jsonl.gz"]

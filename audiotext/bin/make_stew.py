@@ -6,7 +6,9 @@ writes ``cuts_<split>.jsonl.gz``, ``curation.json`` (every input caption kept or
 reason, statistics per domain, style and source) and ``curation_<split>.png``. The training split
 is streamed through hash partitions (bounded memory at 10M captions), merged across sources by
 ``origin_id``, and kept away from every origin in the other splits and the ``--eval-manifest`` files.
-A missing manifest or a malformed line stops with one ``error:`` line naming it (exit status 2).
+A missing manifest or a malformed line stops with one ``error:`` line naming it (exit status 2) and
+leaves the output folder as it was; a successful run replaces all of it (a split the earlier run
+had and this one has not is removed).
 """
 from __future__ import annotations
 
@@ -108,6 +110,8 @@ def main(argv=None) -> int:
         print(f"error: make_stew: {err}", file=sys.stderr)
         return 2
     (out_dir / "curation.json").write_text(json.dumps(reports, indent=2) + "\n")
+    for stale in out_dir.glob("curation_*.png"):  # an earlier run's splits
+        stale.unlink()
     for name, report in reports.items():
         if not args.no_plots:
             plot_statistics(report, out_dir / f"curation_{name}.png")

@@ -1,27 +1,24 @@
 """Curation (the stew): prepared per-corpus manifests -> one curated CutSet per split, streaming.
 
-What it does to the training split, in order, per input clip (pass 1, one worker per input file):
-  - text normalisation of every caption (Unicode NFKC, control characters removed, white space
-    collapsed); a caption empty after it is dropped (``empty``), one shorter than
-    ``min_caption_chars`` or longer than ``max_caption_chars`` too (``caption_too_short`` /
-    ``caption_too_long``);
-  - the duration filter, default 1-60 s as in the published recipe (``clip_too_short`` /
-    ``clip_too_long``: all the clip's captions go with it);
-  - removal of every clip whose ``origin_id`` appears in an evaluation set (``eval_overlap``): the
-    other splits given to :func:`curate_splits` and any extra evaluation manifests (downstream
-    data sets such as ESC-50 or VoxCeleb1, whose cuts carry origin ids too);
-  - a per-source cap in clips (``source_cap``), chosen by a hash of ``origin_id`` so that a smaller
-    cap keeps a subset of what a larger one keeps.
-Survivors are written to hash partitions by ``origin_id``. Pass 2 (one worker per partition) merges
-the clips that share an origin across sources into one clip holding all their captions (the
-recording of the first input that has it; ``merged_clips`` counts the others), drops exact
-duplicates (the same text after lower-casing and removing punctuation, ``duplicate_exact``) and
-near duplicates (word-set Jaccard similarity >= ``near_duplicate_jaccard``, ``duplicate_near``)
-within the merged clip, and shuffles the partition. Partitions are assigned by a seeded hash and
-each is shuffled, so the concatenation is a uniformly random order of all clips (the two-pass
-shuffle of Rao 1961 and Sandelius 1962) with memory bounded by the largest partition.
-Evaluation splits get the same normalisation, de-duplication and merging, never caps or overlap
-removal.
+Pass 1 (one worker per input manifest, or per share of a large one), per input clip: the duration
+filter, default 1-60 s as in the published recipe (``clip_too_short`` / ``clip_too_long``: all the
+clip's captions go with it); removal of every clip whose ``origin_id`` appears in an evaluation set
+(``eval_overlap``: the other splits given to :func:`curate_splits` and any extra evaluation
+manifests, e.g. the downstream data sets, whose cuts carry origin ids too); text normalisation of
+every caption (Unicode NFKC, control and format characters removed, white space collapsed), then
+``empty`` / ``caption_too_short`` / ``caption_too_long``; exact duplicates (the same text after
+lower-casing and removing punctuation, ``duplicate_exact``) and near duplicates (word-set Jaccard
+similarity >= ``near_duplicate_jaccard``, ``duplicate_near``) within the clip. Survivors are written
+to hash partitions by ``origin_id``.
+
+Pass 2 (one worker per partition): per-source caps in clips (``source_cap``), chosen by a hash of
+``origin_id`` so that a smaller cap keeps a subset of what a larger one keeps; the merge of clips
+that share an origin across sources into one clip holding all their captions (the recording of the
+first input that has it; ``merged_clips`` counts the others), with duplicates across them removed
+as above; a shuffle of the partition. Partitions are assigned by a seeded hash and each is
+shuffled, so the concatenation is a uniformly random order of all clips (the two-pass shuffle of
+Rao 1961 and Sandelius 1962) with memory bounded by the largest partition. Evaluation splits get
+the same treatment but for caps and overlap removal.
 
 The report accounts for every input caption: ``captions_in == captions_out + sum(dropped_captions)``,
 and for every input clip: ``clips_in == clips_out + merged_clips + sum(dropped_clips)``. It also
@@ -43,11 +40,13 @@ import logging
 import multiprocessing as mp
 import os
 import marshal
+import math
 import random
 import re
 import shutil
 import tempfile
 import unicodedata
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,9 +86,11 @@ class CurationConfig:
 
 
 def normalize_text(text: str) -> str:
-    """NFKC, control characters removed, white space collapsed and stripped."""
+    """NFKC, control and invisible format characters (zero-width space, BOM, ...) removed, white
+    space collapsed and stripped."""
     if not text.isascii():  # ASCII is NFKC already
         text = unicodedata.normalize("NFKC", text)
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     if not text.isprintable():
         text = _CONTROL.sub(" ", text)
     return " ".join(text.split())
@@ -118,19 +119,25 @@ def iter_cut_dicts(path: str, shard: int = 0, num_shards: int = 1) -> Iterator[T
     others are only decompressed), so several workers can share one large file."""
     if not Path(path).is_file():
         raise MissingFileError(f"manifest not found: {path}")
-    with _open_binary(path) as f:
-        for line_no, line in enumerate(f, 1):
-            if num_shards > 1 and (line_no - 1) % num_shards != shard:
-                continue
-            try:
-                cut = orjson.loads(line)
-            except orjson.JSONDecodeError as err:
-                if not line.strip():
+    line_no = 0
+    try:
+        with _open_binary(path) as f:
+            for line_no, line in enumerate(f, 1):
+                if num_shards > 1 and (line_no - 1) % num_shards != shard:
                     continue
-                raise LayoutError(f"{path}:{line_no}: not a JSON line ({err})") from None
-            if not isinstance(cut, dict) or "id" not in cut or "duration" not in cut:
-                raise LayoutError(f"{path}:{line_no}: expected a Lhotse cut with an id and a duration")
-            yield line_no, line, cut
+                try:
+                    cut = orjson.loads(line)
+                except orjson.JSONDecodeError as err:
+                    if not line.strip():
+                        continue
+                    raise LayoutError(f"{path}:{line_no}: not a JSON line ({err})") from None
+                if not isinstance(cut, dict) or not isinstance(cut.get("id"), str) \
+                        or not isinstance(cut.get("duration"), (int, float)) or not math.isfinite(cut["duration"]):
+                    raise LayoutError(f"{path}:{line_no}: expected a Lhotse cut with a string id and a finite "
+                                      f"duration in seconds")
+                yield line_no, line, cut
+    except (EOFError, OSError, zlib.error) as err:  # a truncated or corrupt gzip stream, a file that is not gzip
+        raise LayoutError(f"{path}:{line_no + 1}: cannot be read ({err})") from None
 
 
 _SUPERVISION_SPAN = ("id", "recording_id", "start", "duration", "channel", "custom")
@@ -163,15 +170,21 @@ def cut_captions(cut: Dict[str, Any]) -> List[tuple]:
 
 def cut_origin(cut: Dict[str, Any]) -> str:
     """The cut's origin id; a manifest without one makes each cut its own origin (``cut:<id>``)."""
-    return (cut.get("custom") or {}).get(ORIGIN_ID) or f"cut:{cut['id']}"
+    origin = (cut.get("custom") or {}).get(ORIGIN_ID) or f"cut:{cut['id']}"
+    if not isinstance(origin, str):
+        raise TypeError(f"origin_id must be a string, got {origin!r}")
+    return origin
 
 
 def read_origins(paths: Iterable[str]) -> Set[str]:
     """Every origin id in some manifests (the evaluation sets curation keeps training away from)."""
     origins: Set[str] = set()
     for path in paths:
-        for _, _, cut in iter_cut_dicts(path):
-            origins.add(cut_origin(cut))
+        for line_no, _, cut in iter_cut_dicts(path):
+            try:
+                origins.add(cut_origin(cut))
+            except TypeError as err:
+                raise LayoutError(f"{path}:{line_no}: malformed cut ({err})") from None
     return origins
 
 
@@ -290,8 +303,8 @@ def _unchanged(cut: Dict[str, Any], slots: list, usable: list, kept: List[int]) 
         return False
     for sup, (text, *_), (normalized, *_) in zip(cut["supervisions"], slots, usable):
         custom = sup.get("custom") or {}
-        if text != normalized or not isinstance(custom.get(CAPTION), str) or STYLE not in custom \
-                or DOMAIN not in custom or SOURCE not in custom:
+        if text != normalized or not isinstance(custom.get(CAPTION), str) or not isinstance(custom.get(STYLE), str) \
+                or not isinstance(custom.get(DOMAIN), str) or not isinstance(custom.get(SOURCE), str):
             return False
     return len(cut["supervisions"]) == len(slots)
 
@@ -308,6 +321,7 @@ def _pass1(job: _Pass1Job) -> Dict[str, Any]:
     cap_heaps: Dict[str, List[int]] = {s: [] for s in conf.source_caps}  # max-heaps (negated) of kept hashes
     handles: Dict[int, Any] = {}
     buffers: Dict[int, list] = {}
+    line_no = 0
     try:
         for line_no, line, cut in iter_cut_dicts(job.path, job.shard, job.num_shards):
             clips_in += 1
@@ -371,6 +385,10 @@ def _pass1(job: _Pass1Job) -> Dict[str, Any]:
                   cap_heaps, buffers, handles)
         for partition, buffer in buffers.items():
             _flush(job, partition, buffer, handles)
+    except LayoutError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError) as err:  # a field of the wrong type or shape
+        raise LayoutError(f"{job.path}:{line_no}: malformed cut ({type(err).__name__}: {err})") from None
     finally:
         for handle in handles.values():
             handle.close()
@@ -619,17 +637,38 @@ def curate_splits(splits: Dict[str, Sequence[str]], out_dir: Path, conf: Curatio
     """Curate every split into ``out_dir/cuts_<split>.jsonl.gz``; the training split is kept away from
     the origins of every other split and of ``eval_manifests``. Returns {split: report}."""
     out_dir = Path(out_dir)
+    if train_split not in splits or not splits[train_split]:
+        raise ValueError(f"no manifests for the training split {train_split!r}")
+    for name, paths in splits.items():
+        if not paths:
+            raise ValueError(f"split {name!r} lists no manifests")
+        for path in list(paths) + list(eval_manifests):
+            if not Path(path).is_file():
+                raise MissingFileError(f"{name}: manifest not found: {path}")
     eval_inputs = [p for name, paths in splits.items() if name != train_split for p in paths] + list(eval_manifests)
     eval_origins = read_origins(eval_inputs)
     log.info("%d evaluation origins from %d manifests", len(eval_origins), len(eval_inputs))
     reports = {}
-    for name, paths in splits.items():
-        train = name == train_split
-        reports[name] = curate_split(paths, out_dir / f"cuts_{name}.jsonl.gz", conf, train=train,
-                                     eval_origins=eval_origins if train else None, where=name)
-        if train:
-            reports[name]["eval_manifests"] = list(eval_inputs)
-            reports[name]["eval_origins"] = len(eval_origins)
+    pending = {name: out_dir / f"pending_cuts_{name}.jsonl.gz" for name in splits}
+    try:
+        for name, paths in splits.items():
+            train = name == train_split
+            reports[name] = curate_split(paths, pending[name], conf, train=train,
+                                         eval_origins=eval_origins if train else None, where=name)
+            if train:
+                reports[name]["eval_manifests"] = list(eval_inputs)
+                reports[name]["eval_origins"] = len(eval_origins)
+    except BaseException:
+        for path in pending.values():  # an error leaves the earlier output as it was
+            path.unlink(missing_ok=True)
+        raise
+    # every split is complete: replace the earlier output, including splits this run does not have
+    for stale in out_dir.glob("cuts_*.jsonl.gz"):
+        stale.unlink()
+    for name, path in pending.items():
+        final = out_dir / f"cuts_{name}.jsonl.gz"
+        path.replace(final)
+        reports[name]["output"] = str(final)
     return reports
 
 

@@ -59,7 +59,10 @@ def load_cuts(path: str, what: str = "cuts") -> CutSet:
         raise FileNotFoundError(f"data.{what}: no manifest path given")
     if not Path(path).is_file():
         raise FileNotFoundError(f"data.{what}: manifest not found: {path}")
-    return CutSet.from_file(path)
+    cuts = CutSet.from_file(path)
+    if cuts is None:  # lhotse reads a manifest without a line as None
+        raise ValueError(f"data.{what}: manifest {path} holds no cuts")
+    return cuts
 
 
 def clip_captions(cut) -> List[Dict[str, Any]]:

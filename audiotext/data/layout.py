@@ -9,9 +9,14 @@ either into one ``error:`` line and exit status 2.
 from __future__ import annotations
 
 import csv
+import math
 import os
 from pathlib import Path
 from typing import Dict, Iterator, List, Sequence, Tuple
+
+
+# captions may be long (LLM descriptions); curation, not the CSV reader, decides what is too long
+csv.field_size_limit(2**31 - 1)
 
 
 class DataLayoutError(Exception):
@@ -63,13 +68,24 @@ def iter_table(path: Path, required: Sequence[str] = (), delimiter: str = ",", e
                ) -> Iterator[Tuple[int, Dict[str, str]]]:
     """Yield ``(line number, row)`` of a delimited file with a header line, one row at a time.
 
-    Quoted fields may hold the delimiter and newlines (RFC 4180, Python's csv module).
-    Raises :class:`LayoutError` naming the file when a required column is absent, and the
-    file and line when a row has more or fewer fields than the header; a byte sequence that
-    is not valid in ``encoding`` is reported with the file and line too.
+    Quoted fields may hold the delimiter and newlines (RFC 4180, Python's csv module); the line
+    number is that of the row's last physical line. Raises :class:`LayoutError` naming the file
+    when a required column is absent, and the file and line when a row has more or fewer fields
+    than the header, is not valid ``encoding`` text, or is not well-formed CSV.
     """
-    with open(path, newline="", encoding=encoding) as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
+    position = {"line": 0}
+
+    def decoded_lines(f):
+        # decode line by line (not in 8 KB chunks), so a bad byte is reported on its own line
+        for raw in f:
+            position["line"] += 1
+            try:
+                yield raw.decode(encoding)
+            except UnicodeDecodeError as err:
+                raise LayoutError(f"{path}:{position['line']}: not valid {encoding} text ({err.reason})") from None
+
+    with open(path, "rb") as f:
+        reader = csv.DictReader(decoded_lines(f), delimiter=delimiter)
         try:
             header = [name.strip() for name in (reader.fieldnames or [])]
             reader.fieldnames = header
@@ -78,12 +94,10 @@ def iter_table(path: Path, required: Sequence[str] = (), delimiter: str = ",", e
                 raise LayoutError(f"{path}: missing column(s) {', '.join(missing)}; the header has {header}")
             for row in reader:
                 if None in row or any(value is None for value in row.values()):
-                    raise LayoutError(f"{path}:{reader.line_num}: expected {len(header)} fields")
-                yield reader.line_num, row
-        except UnicodeDecodeError as err:
-            raise LayoutError(f"{path}:{reader.line_num + 1}: not valid {encoding} text ({err.reason})") from None
+                    raise LayoutError(f"{path}:{position['line']}: expected {len(header)} fields")
+                yield position["line"], row
         except csv.Error as err:
-            raise LayoutError(f"{path}:{reader.line_num}: malformed row ({err})") from None
+            raise LayoutError(f"{path}:{position['line']}: malformed row ({err})") from None
 
 
 def read_table(path: Path, required: Sequence[str] = (), delimiter: str = ",", encoding: str = "utf-8-sig"
@@ -103,7 +117,11 @@ def to_int(value: str, path: Path, line: int, column: str) -> int:
 
 
 def to_float(value: str, path: Path, line: int, column: str) -> float:
+    """A finite number, else a LayoutError naming file, line and column (``nan`` and ``inf`` too)."""
     try:
-        return float(str(value).strip())
+        number = float(str(value).strip())
     except ValueError:
         raise LayoutError(f"{path}:{line}: column {column!r} should be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise LayoutError(f"{path}:{line}: column {column!r} should be a finite number, got {value!r}")
+    return number

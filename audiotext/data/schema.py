@@ -30,6 +30,7 @@ string, and ours alike.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -111,7 +112,10 @@ def origin_id(cut) -> Optional[str]:
 def youtube_origin(youtube_id: str, start_seconds: float) -> str:
     """``yt:<id>:<start in integer milliseconds>``: AudioSet-derived corpora give starts as
     ``30``, ``30.0`` or ``30.000``; milliseconds make all of them one key."""
-    return f"yt:{youtube_id}:{int(round(float(start_seconds) * 1000))}"
+    start = float(start_seconds)
+    if not math.isfinite(start) or start < 0:
+        raise ValueError(f"YouTube clip {youtube_id}: start must be a finite number of seconds >= 0, got {start_seconds!r}")
+    return f"yt:{youtube_id}:{int(round(start * 1000))}"
 
 
 def id_origin(namespace: str, identifier: str) -> str:

@@ -76,7 +76,7 @@ fi
 if run_stage 2 manifests "${data_dir}"; then
     # local/data.sh lists the per-corpus manifests of each split in ${data_dir}/splits/<split>.list;
     # training clips are kept away from the valid/test splits and the downstream sets of ${eval_config}
-    [ -s "${data_dir}/splits/train.list" ] || { echo "missing ${data_dir}/splits/train.list (written by local/data.sh)" >&2; exit 1; }
+    [ -s "${data_dir}/splits/train.list" ] || { echo "no training manifests listed in ${data_dir}/splits/train.list (written by local/data.sh; rerun stage 1 with --force true)" >&2; exit 1; }
     split_args=()
     for split in train valid test; do
         list="${data_dir}/splits/${split}.list"

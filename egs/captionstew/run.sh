@@ -4,8 +4,9 @@
 #   set the corpus roots in db.sh (docs/corpora/ has a page per source), then
 #   local/prepare_downstream.sh --downstream_root /corpora    downstream CutSets (before stage 2:
 #                                                             curation keeps them out of training)
-#   ./run.sh --stop_stage 2                                   prepare every source, curate the stew
-#   ./run.sh --stage 4 --objective joint --nproc_per_node 8   train (needs stages 1-3)
+#   ./run.sh --stop_stage 3                                   prepare every source, curate the stew, tokenizer
+#   ./run.sh --stage 4 --train_config ../mini_stew/conf/train_joint.yaml --nproc_per_node 8
+#                                                             train (this recipe has no train configs of its own yet)
 #   ./run.sh --stage 5 --eval_model ../mini_stew/exp/mini_stew_contrastive/checkpoints/best \
 #       --eval_dir exp/eval_mini_contrastive
 set -euo pipefail

@@ -260,6 +260,16 @@ class CaptionAccounting:
 # --- headers and writing ----------------------------------------------------------------------
 
 
+def _named_decode_errors(entries: Iterator[ClipEntry], name: str, corpus_dir: Path) -> Iterator[ClipEntry]:
+    """A preparer names the file and line of what it cannot parse; a text file that is not UTF-8
+    where one is expected still ends in one clear error instead of a traceback."""
+    try:
+        yield from entries
+    except UnicodeDecodeError as err:
+        raise LayoutError(f"a file under {corpus_dir} is not valid {err.encoding} text ({err.reason} at byte "
+                          f"{err.start}); the official files are UTF-8") from None
+
+
 def _read_header(job: Tuple[str, str]) -> Tuple[Optional[dict], str]:
     """(recording dict, "") or (None, reason) for one file; runs in a pool worker."""
     from lhotse import Recording
@@ -361,8 +371,9 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
     seen_ids: Dict[str, str] = {}
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     pool = context.Pool(jobs) if jobs > 1 else None
+    complete = False
     try:
-        for chunk in _batched(preparer.clips(corpus_dir, chosen), CHUNK):
+        for chunk in _batched(_named_decode_errors(preparer.clips(corpus_dir, chosen), name, corpus_dir), CHUNK):
             jobs_in_chunk, paths = [], []
             for entry in chunk:
                 if entry.split not in SPLITS:
@@ -372,7 +383,8 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
                 source = entry.source or name
                 cut_id = cut_id_of(source, entry.key)
                 if cut_id in seen_ids:
-                    raise LayoutError(f"{name}: clip {entry.key!r} occurs twice ({seen_ids[cut_id]} and {entry.split})")
+                    raise LayoutError(f"clip {entry.key!r} is listed twice in {corpus_dir} (in its {seen_ids[cut_id]} "
+                                      f"and {entry.split} files)")
                 seen_ids[cut_id] = entry.split
                 if entry.recording is not None:
                     path = _existing_source(entry.recording, index)
@@ -408,12 +420,18 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
                 counts = accounting.splits[entry.split]
                 counts.clips_written += 1
                 counts.seconds += cut.duration
+        complete = True
     finally:
         if pool is not None:
             pool.close()
             pool.join()
         for writer in writers.values():
             writer.close()
+        if not complete:  # the earlier run's manifests stay; this run's partial ones go
+            for tmp in tmp_paths.values():
+                tmp.unlink(missing_ok=True)
+    if not accounting.splits:
+        raise LayoutError(f"no clip is listed in {corpus_dir} (are these {name}'s files, and not empty?)")
     for stale in sorted(out_dir.glob("cuts_*.jsonl.gz")):  # an earlier run's must not pass for this one's
         stale.unlink()
     files = {}

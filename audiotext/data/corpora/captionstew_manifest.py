@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import zlib
 from pathlib import Path
 from typing import Iterator, Sequence, Tuple
 
@@ -80,7 +81,7 @@ def origin_of(cut_id: str, source: str) -> str:
 
 
 def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
 @register_corpus("captionstew_manifest")
@@ -94,17 +95,23 @@ class CaptionStewManifest(CorpusPreparer):
             source = path.name.split(".jsonl")[0]
             domain, style = source_kind(source)
             split = split_of(source)
-            with _open(path) as f:
-                for line_no, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    yield self._entry(path, line_no, line, source, domain, style, split)
+            line_no = 0
+            try:
+                with _open(path) as f:
+                    for line_no, line in enumerate(f, 1):
+                        if not line.strip():
+                            continue
+                        yield self._entry(path, line_no, line, source, domain, style, split)
+            except (EOFError, OSError, zlib.error) as err:  # truncated or corrupt gzip, a file that is not gzip
+                raise LayoutError(f"{path}:{line_no + 1}: cannot be read ({err})") from None
 
     @staticmethod
-    def _entry(path: Path, line_no: int, line: str, source: str, domain: str, style: str, split: str) -> ClipEntry:
+    def _entry(path: Path, line_no: int, line: bytes, source: str, domain: str, style: str, split: str) -> ClipEntry:
         where = f"{path}:{line_no}"
         try:
-            cut = json.loads(line)
+            cut = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            raise LayoutError(f"{where}: not valid UTF-8 text ({err.reason})") from None
         except json.JSONDecodeError as err:
             raise LayoutError(f"{where}: not a JSON line ({err.msg})") from None
         if not isinstance(cut, dict) or "id" not in cut or not isinstance(cut.get("recording"), dict):

@@ -37,6 +37,7 @@ still open are held.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
@@ -64,7 +65,7 @@ def _time(row: dict, name: str, path: Path, line: int) -> Optional[float]:
     value = row.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise LayoutError(f"{path}:{line}: field {name!r} should be a number of seconds, got {value!r}")
     return float(value)
 

@@ -57,6 +57,7 @@ all its rows.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -142,8 +143,8 @@ def id_of(value: Any, path: Path, row: int, column: str) -> str:
 
 
 def seconds_of(value: Any, path: Path, row: int, column: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise LayoutError(f"{path}:{row}: column {column!r} should be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise LayoutError(f"{path}:{row}: column {column!r} should be a number of seconds, got {value!r}")
     return float(value)
 
 

@@ -23,6 +23,7 @@ merged without holding the file's clips in memory.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,8 +116,10 @@ class AudioSetStarts:
                         raise LayoutError(f"{path}:{line_no}: {youtube_id!r} is not a YouTube id")
                     try:
                         start = float(fields[1])
+                        if not math.isfinite(start) or start < 0:
+                            raise ValueError(start)
                     except ValueError:
-                        raise LayoutError(f"{path}:{line_no}: start_seconds should be a number, "
+                        raise LayoutError(f"{path}:{line_no}: start_seconds should be a number of seconds, "
                                           f"got {fields[1].strip()!r}") from None
                     starts.setdefault(youtube_id, start)
         log.info("%s: %d AudioSet segment starts read from %s", self.corpus, len(starts),

@@ -50,4 +50,8 @@ for split in train valid test; do
         if [ -f "${manifest}" ]; then echo "${manifest}" >> "${data_dir}/splits/${split}.list"; fi
     done
 done
+if [ ! -s "${data_dir}/splits/train.list" ]; then
+    echo "[data.sh] no source wrote a training clip (${prepared[*]}): see ${data_dir}/corpora/*/prepare_summary.json" >&2
+    exit 1
+fi
 echo "[data.sh] prepared: ${prepared[*]}"
