@@ -13,7 +13,8 @@
    (10-s YouTube clips, 30-600-s Jamendo tracks, 1-20-s utterances), so the 1-60-s filter acts.
 2. The read floor: every manifest read once in this process, one thread: gzip and a JSON parse per
    line, as any tool must do at least once. Measured with orjson (the parser curation uses: the
-   floor the target is set against) and with the standard library's json (what most tools use).
+   floor the target is set against) and with the standard library's json (what most tools use);
+   also decompression and line splitting alone, the I/O without any parse.
 3. ``python -m audiotext.bin.make_stew`` on the same manifests (``--jobs``), its peak memory summed
    over its process tree (proportional set size, so pages a forked worker shares with its parent
    count once), sampled every 0.2 s.
@@ -169,6 +170,16 @@ def write_eval_manifest(out_dir: Path, scale: float) -> str:
     return str(path)
 
 
+def read_bytes_floor(paths) -> float:
+    """Decompressing and splitting the lines only: the I/O part of any read."""
+    start = time.perf_counter()
+    for path in paths:
+        with gzip.open(path, "rb") as f:
+            for _ in f:
+                pass
+    return time.perf_counter() - start
+
+
 def read_floor(paths, loads) -> tuple:
     start = time.perf_counter()
     lines = captions = 0
@@ -267,6 +278,7 @@ def main(argv=None) -> int:
     floor_s, lines, floor_captions = read_floor(paths, orjson.loads)
     assert lines == clips_in and floor_captions == captions_in, (lines, floor_captions)
     json_floor_s, _, _ = read_floor(paths, json.loads)
+    bytes_floor_s = read_bytes_floor(paths)
     print(f"read floor (gzip + orjson, 1 thread): {floor_s:.1f} s; with json: {json_floor_s:.1f} s", flush=True)
     out_dir = work / "stew"
     curate_s, peak_rss = run_curation(paths, eval_manifest, out_dir, args.jobs)
@@ -280,6 +292,7 @@ def main(argv=None) -> int:
         "merged_clips": report["merged_clips"], "dropped_captions": report["dropped_captions"],
         "num_partitions": report["num_partitions"],
         "read_floor_s": round(floor_s, 1), "read_floor_stdlib_json_s": round(json_floor_s, 1),
+        "read_bytes_only_s": round(bytes_floor_s, 1),
         "curation_s": round(curate_s, 1), "ratio_to_floor": round(curate_s / floor_s, 2),
         "ratio_to_stdlib_json_floor": round(curate_s / json_floor_s, 2),
         "captions_per_s": round(captions_in / curate_s), "peak_rss_gb": round(peak_rss / 2**30, 2),
@@ -290,6 +303,7 @@ def main(argv=None) -> int:
     print(f"| dropped captions | {json.dumps(report['dropped_captions'])} |")
     print(f"| read floor, gzip + orjson (1 thread) | {floor_s:.1f} s |")
     print(f"| read floor, gzip + json (1 thread) | {json_floor_s:.1f} s |")
+    print(f"| gzip and line splitting only (1 thread) | {bytes_floor_s:.1f} s |")
     print(f"| curation (--jobs {args.jobs}) | {curate_s:.1f} s, {captions_in / curate_s:,.0f} captions/s |")
     print(f"| ratio curation / orjson floor | {curate_s / floor_s:.2f}x (target <= 2x) |")
     print(f"| ratio curation / json floor | {curate_s / json_floor_s:.2f}x |")
