@@ -162,7 +162,7 @@ def test_a_video_in_no_segment_list_keeps_no_start(tmp_path):
     last = [c for c in clips if c.key == "nOtInLiStS1"]
     assert len(last) == 1 and last[0].origin_id == "yt:nOtInLiStS1" and last[0].source == "audiosetcaps_audioset"
     assert last[0].audio == ["YnOtInLiStS1", "nOtInLiStS1"]
-    assert preparer.without_start == 1
+    assert preparer.without_start == 1 and preparer.notes == {"origin_without_start": 1}
     assert preparer.files_read == {"audioset": str(corpus / "Dataset" / "AudioSetCaps_caption.csv")}
 
 

@@ -151,6 +151,7 @@ class AudioSetCaps(CorpusPreparer):
                 )
             if without_start:
                 self.without_start += without_start
+                self.notes["origin_without_start"] += without_start
                 log.warning("audiosetcaps: %d %s clips name no start and are in no AudioSet segment list (%s); "
                             "their origin_id is yt:<ytid> (e.g. %s)", without_start, subset,
                             ", ".join(str(p) for p in starts.paths), ", ".join(examples))

@@ -87,5 +87,6 @@ class AutoACD(CorpusPreparer):
                 )
             if without_start:
                 self.without_start += without_start
+                self.notes["origin_without_start"] += without_start
                 log.warning("auto_acd: %d %s clips are in no AudioSet segment list (%s): origin_id yt:<ytid>",
                             without_start, split, ", ".join(str(p) for p in starts.paths))

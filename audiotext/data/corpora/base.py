@@ -81,6 +81,9 @@ class CorpusPreparer:
         # clips the official files list but the corpus itself says to leave out (e.g. WavCaps'
         # blacklists), by reason: the preparer counts them here and the summary reports them
         self.excluded: Counter = Counter()
+        # facts about the clips written that the user should see, by name (e.g. AudioSet clips whose
+        # start is unknown, so their origin_id cannot match other corpora's): the summary reports them
+        self.notes: Counter = Counter()
 
     def resolve_subsets(self, requested: Optional[Sequence[str]]) -> List[str]:
         """``None`` -> the defaults; ``["all"]`` -> every subset; unknown names are an error."""
@@ -449,6 +452,7 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
         "total": total.as_dict(),
         "splits": {split: accounting.splits[split].as_dict() for split in SPLITS if split in accounting.splits},
         "excluded": dict(sorted(preparer.excluded.items())),
+        "notes": dict(sorted(preparer.notes.items())),
         "examples": accounting.examples,
     }
     (out_dir / SUMMARY_NAME).write_text(json.dumps(summary, indent=2) + "\n")

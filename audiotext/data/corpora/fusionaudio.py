@@ -209,5 +209,6 @@ class FusionAudio(CorpusPreparer):
                 )
             if without_start:
                 self.without_start += without_start
+                self.notes["origin_without_start"] += without_start
                 log.warning("fusionaudio: %d clips of %s are in no AudioSet segment list (%s): origin_id yt:<ytid>",
                             without_start, path, ", ".join(str(p) for p in starts.paths))

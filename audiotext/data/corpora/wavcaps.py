@@ -325,6 +325,7 @@ class WavCaps(CorpusPreparer):
                         origin = id_origin(namespace, ytid)
                         audio.append(ytid)
                         self.audioset_without_start += 1
+                        self.notes["origin_without_start"] += 1
                 else:
                     origin = id_origin(namespace, key)
                 yield ClipEntry(split="train", key=key, origin_id=origin, domain="sound",

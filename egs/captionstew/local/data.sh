@@ -12,6 +12,7 @@ db=db.sh
 help_message="Usage: $0 [--data_dir DIR] [--jobs N] [--db db.sh]"
 # shellcheck source=../../TEMPLATE/utils/parse_options.sh
 . "$(dirname "$0")/../../TEMPLATE/utils/parse_options.sh"
+case "${db}" in */*) ;; *) db="./${db}" ;; esac  # source the recipe's file, never one on PATH
 # shellcheck source=../db.sh
 . "${db}"
 
