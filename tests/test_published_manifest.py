@@ -5,12 +5,12 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 from lhotse import CutSet, MonoCut, Recording, SupervisionSegment
 
 from audiotext.data.dataset import clip_captions
 from tests.corpus_fixtures import write_audio
+from tests.fixtures import tiny_train_config
 
 CAPTIONS = [["A dog barks twice.", "A dog is barking nearby."], ["Rain falls on a tin roof."],
             ["A man speaks calmly.", "Someone talks in a quiet room.", "Speech, indoors."]]
@@ -39,15 +39,7 @@ def test_caption_lists_are_read_as_captions(tmp_path):
 def test_published_manifest_trains(tmp_path):
     manifest = _published_manifest(tmp_path)
     config = tmp_path / "exp.yaml"
-    config.write_text(textwrap.dedent(f"""
-        tokenizer: byte
-        encoder_conf: {{d_model: 32, num_layers: 1, num_heads: 2, d_ff: 64, subsampling_channels: 8}}
-        text_encoder_conf: {{d_model: 32, num_layers: 1, num_heads: 2, d_ff: 64}}
-        objective_conf: {{embed_dim: 16}}
-        data: {{train_cuts: {manifest}, valid_cuts: {manifest}, max_duration: 8, num_buckets: 2, num_workers: 0}}
-        trainer: {{max_steps: 3, save_interval: 3, valid_interval: 3, log_interval: 1, progress_bar: false}}
-        task_conf: {{normalization_clips: 4}}
-    """))
+    config.write_text(tiny_train_config(manifest, max_steps=3, save_interval=3))
     exp = tmp_path / "exp"
     run = subprocess.run([sys.executable, "-m", "audiotext.bin.train", "--config", str(config), "--exp-dir", str(exp)],
                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)

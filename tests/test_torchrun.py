@@ -6,12 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from fixtures import make_corpus
+from fixtures import make_corpus, tiny_train_config
 
 TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
 
@@ -20,15 +19,7 @@ TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or sh
 def test_two_process_training_and_resume(tmp_path):
     cuts = make_corpus(tmp_path / "data", num_clips=24)
     config = tmp_path / "exp.yaml"
-    config.write_text(textwrap.dedent(f"""
-        tokenizer: byte
-        encoder_conf: {{d_model: 32, num_layers: 1, num_heads: 2, d_ff: 64, subsampling_channels: 8}}
-        text_encoder_conf: {{d_model: 32, num_layers: 1, num_heads: 2, d_ff: 64}}
-        objective_conf: {{embed_dim: 16}}
-        data: {{train_cuts: {cuts}, valid_cuts: {cuts}, max_duration: 8, num_buckets: 2, num_workers: 0}}
-        trainer: {{max_steps: 4, save_interval: 2, valid_interval: 2, log_interval: 1, progress_bar: false}}
-        task_conf: {{normalization_clips: 4}}
-    """))
+    config.write_text(tiny_train_config(cuts, max_steps=4, save_interval=2))
     exp = tmp_path / "exp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     base = [TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "audiotext.bin.train",

@@ -12,7 +12,7 @@ import csv
 import math
 import os
 from pathlib import Path
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 
 # captions may be long (LLM descriptions); curation, not the CSV reader, decides what is too long
@@ -44,24 +44,72 @@ def require_dir(path: Path, what: str, hint: str = "") -> Path:
     return path
 
 
+AUDIO_EXTENSIONS = ("wav", "flac", "mp3", "ogg", "opus", "m4a", "aac", "webm")
+
+
+class AudioIndex:
+    """Every audio file under some roots, found by stem or by a trailing relative path.
+
+    Download tools name folders differently, so a clip is looked up by the file name its
+    corpus gives it (without extension), searched recursively; where several files share a
+    stem, a candidate with folders (``id10001/1zcIwhmdeo4/00001``) picks the one whose path
+    ends that way. Hidden directories are skipped.
+    """
+
+    def __init__(self, roots: Sequence[Path], extensions: Sequence[str] = AUDIO_EXTENSIONS):
+        self.roots = [Path(r) for r in roots]
+        rank = {ext.lower(): i for i, ext in enumerate(extensions)}
+        self._by_stem: Dict[str, List[Tuple[int, str]]] = {}
+        # "<parent folder>/<stem>": a candidate with folders is found without scanning every file of
+        # its stem (VoxCeleb has ~150k files named 00001.wav)
+        self._by_parent: Dict[str, List[Tuple[int, str]]] = {}
+        for root in self.roots:
+            if not root.is_dir():
+                raise MissingFileError(f"audio directory not found: {root}")
+            for directory, subdirs, files in os.walk(root, followlinks=True):
+                subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+                for name in files:
+                    stem, dot, ext = name.rpartition(".")
+                    if dot and ext.lower() in rank:
+                        item = (rank[ext.lower()], os.path.join(directory, name))
+                        self._by_stem.setdefault(stem, []).append(item)
+                        self._by_parent.setdefault(f"{os.path.basename(directory)}/{stem}", []).append(item)
+        for paths in list(self._by_stem.values()) + list(self._by_parent.values()):
+            paths.sort()
+        self.num_files = sum(len(p) for p in self._by_stem.values())
+
+    def find(self, candidates: Iterable[str]) -> Optional[str]:
+        """The path of the first candidate found, or None. A candidate with folders matches only a
+        file whose directory ends with those folders."""
+        for candidate in candidates:
+            parts = candidate.replace("\\", "/").strip("/").split("/")
+            if len(parts) == 1:
+                found = self._by_stem.get(parts[-1])
+                if found:
+                    return found[0][1]
+                continue
+            found = self._by_parent.get(f"{parts[-2]}/{parts[-1]}")
+            if not found:
+                continue
+            folders = "/".join(parts[:-1])
+            for _, path in found:
+                directory = os.path.dirname(path).replace("\\", "/")
+                if directory == folders or directory.endswith("/" + folders):
+                    return path
+        return None
+
+    def first_by_stem(self) -> Dict[str, Path]:
+        """stem -> the file of that stem with the earliest extension in the index's order."""
+        return {stem: Path(paths[0][1]) for stem, paths in self._by_stem.items()}
+
+
 def index_audio(root: Path, extensions: Sequence[str]) -> Dict[str, Path]:
     """Map file stem -> path for every file under ``root`` with one of ``extensions``.
 
     When a stem exists with several extensions the earlier extension in
     ``extensions`` wins. Hidden directories are not searched.
     """
-    rank = {ext.lower(): i for i, ext in enumerate(extensions)}
-    found: Dict[str, Tuple[int, Path]] = {}
-    for directory, subdirs, files in os.walk(root, followlinks=True):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        for name in files:
-            stem, dot, ext = name.rpartition(".")
-            if not dot or ext.lower() not in rank:
-                continue
-            key = (rank[ext.lower()], Path(directory) / name)
-            if stem not in found or key < found[stem]:
-                found[stem] = key
-    return {stem: path for stem, (_, path) in found.items()}
+    return AudioIndex([root], extensions).first_by_stem()
 
 
 def iter_table(path: Path, required: Sequence[str] = (), delimiter: str = ",", encoding: str = "utf-8-sig"

@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing as mp
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from audiotext.data.layout import LayoutError, MissingFileError
+from audiotext.data.layout import AudioIndex, LayoutError, MissingFileError  # noqa: F401  (AudioIndex re-exported)
 from audiotext.data.schema import DOMAINS, ORIGIN_ID, UNKNOWN, Caption
 from audiotext.registry import Registry
 
@@ -27,7 +26,6 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
 SUMMARY_NAME = "prepare_summary.json"
-AUDIO_EXTENSIONS = ("wav", "flac", "mp3", "ogg", "opus", "m4a", "aac", "webm")
 MAX_EXAMPLES = 20  # example clip keys kept per reason in the summary (the counts are always complete)
 CHUNK = 256  # clips per header-reading round: bounds memory, keeps the pool busy
 
@@ -106,58 +104,6 @@ class CorpusPreparer:
 
 CORPORA: Registry = Registry("corpus", CorpusPreparer)
 register_corpus = CORPORA.register
-
-
-class AudioIndex:
-    """Every audio file under some roots, found by stem or by a trailing relative path.
-
-    Download tools name folders differently, so a clip is looked up by the file name its
-    corpus gives it (without extension), searched recursively; where several files share a
-    stem, a candidate with folders (``id10001/1zcIwhmdeo4/00001``) picks the one whose path
-    ends that way. Hidden directories are skipped.
-    """
-
-    def __init__(self, roots: Sequence[Path], extensions: Sequence[str] = AUDIO_EXTENSIONS):
-        self.roots = [Path(r) for r in roots]
-        rank = {ext.lower(): i for i, ext in enumerate(extensions)}
-        self._by_stem: Dict[str, List[Tuple[int, str]]] = {}
-        # "<parent folder>/<stem>": a candidate with folders is found without scanning every file of
-        # its stem (VoxCeleb has ~150k files named 00001.wav)
-        self._by_parent: Dict[str, List[Tuple[int, str]]] = {}
-        for root in self.roots:
-            if not root.is_dir():
-                raise MissingFileError(f"audio directory not found: {root}")
-            for directory, subdirs, files in os.walk(root, followlinks=True):
-                subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-                for name in files:
-                    stem, dot, ext = name.rpartition(".")
-                    if dot and ext.lower() in rank:
-                        item = (rank[ext.lower()], os.path.join(directory, name))
-                        self._by_stem.setdefault(stem, []).append(item)
-                        self._by_parent.setdefault(f"{os.path.basename(directory)}/{stem}", []).append(item)
-        for paths in list(self._by_stem.values()) + list(self._by_parent.values()):
-            paths.sort()
-        self.num_files = sum(len(p) for p in self._by_stem.values())
-
-    def find(self, candidates: Iterable[str]) -> Optional[str]:
-        """The path of the first candidate found, or None. A candidate with folders matches only a
-        file whose directory ends with those folders."""
-        for candidate in candidates:
-            parts = candidate.replace("\\", "/").strip("/").split("/")
-            if len(parts) == 1:
-                found = self._by_stem.get(parts[-1])
-                if found:
-                    return found[0][1]
-                continue
-            found = self._by_parent.get(f"{parts[-2]}/{parts[-1]}")
-            if not found:
-                continue
-            folders = "/".join(parts[:-1])
-            for _, path in found:
-                directory = os.path.dirname(path).replace("\\", "/")
-                if directory == folders or directory.endswith("/" + folders):
-                    return path
-        return None
 
 
 # --- accounting -------------------------------------------------------------------------------
