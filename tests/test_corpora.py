@@ -5,6 +5,7 @@ import gzip
 import importlib
 import json
 import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -185,3 +186,27 @@ def test_video_id_alone_names_a_file_only_for_a_video_with_one_clip(tmp_path):
     summary = json.loads((tmp_path / "out" / "prepare_summary.json").read_text())
     assert summary["splits"]["test"]["clips_missing_audio"] == 1  # not given the other clip's file
     assert summary["examples"]["missing_audio"][-1] == "tEsTcLiP001_90000"
+
+
+def test_corpus_none_of_whose_clips_has_audio_is_an_error(tmp_path, capsys):
+    corpus = tmp_path / "audiocaps"
+    importlib.import_module("tests.corpus_fixtures.audiocaps").build(corpus)
+    import shutil
+    shutil.rmtree(corpus / "audio")
+    out = tmp_path / "out"
+    assert cli.main(["audiocaps", str(corpus), str(out)]) == 2
+    assert "none of the 8 clips listed" in capsys.readouterr().err
+    assert json.loads((out / "prepare_summary.json").read_text())["total"]["clips_missing_audio"] == 8
+
+
+def test_relative_paths_become_absolute_and_own_output_is_not_reread(tmp_path, monkeypatch):
+    from lhotse import CutSet
+
+    corpus = tmp_path / "cs"
+    importlib.import_module("tests.corpus_fixtures.captionstew_manifest").build(corpus)
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):  # the output folder sits inside the corpus folder: the rerun must not read it
+        assert cli.main(["captionstew_manifest", "cs", "cs/prepared"]) == 0
+    cuts = list(CutSet.from_file(corpus / "prepared" / "cuts_train.jsonl.gz"))
+    assert len(cuts) == 4
+    assert all(Path(c.recording.sources[0].source).is_absolute() for c in cuts)

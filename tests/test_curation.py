@@ -205,3 +205,21 @@ def test_failed_run_keeps_the_earlier_output_and_a_new_run_replaces_all_of_it(tm
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert make_stew.main(["--out-dir", str(out), "--split", f"train={a}"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["curation.json", "curation_train.png", "cuts_train.jsonl.gz"]
+
+
+def test_refused_runs(tmp_path, capsys):
+    a = _write(tmp_path / "a.jsonl.gz", [_cut("a1", "o:a1", 2.0, ["first clip"], source="src")])
+    out = tmp_path / "o"
+    cases = [
+        (["--split", f"train={a}", "--split", f"train={a}"], "--split train is given twice"),
+        (["--split", f"train={a}", "--source-cap", "wavcaps=1"],
+         "--source-cap names source(s) wavcaps that no training manifest has; the sources are src"),
+        (["--split", f"train={a}", "--min-clip-duration", "5"], "no training clip is left"),
+        (["--split", f"train={a}", "--near-duplicate-jaccard", "2"], "0 < --near-duplicate-jaccard <= 1"),
+    ]
+    for args, message in cases:
+        assert make_stew.main(["--out-dir", str(out), "--no-plots", *args]) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists() or not list(out.glob("cuts_*"))
+    assert make_stew.main(["--out-dir", str(tmp_path), "--split", f"train={a}"]) == 2
+    assert "is in --out-dir" in capsys.readouterr().err

@@ -43,3 +43,29 @@ def test_parse_options_rejects_unknown_option(tmp_path):
     out = run_parser(["--stagee", "3"], tmp_path)
     assert out.returncode != 0
     assert "unknown option --stagee" in out.stderr
+
+
+def test_template_rejects_a_non_integer_stage_and_stray_arguments(tmp_path):
+    template = ROOT / "egs" / "TEMPLATE" / "pretrain.sh"
+    for args, message in ((["--stage", "abc"], "take integers, got 'abc'"), (["--stage", "7", "foo"],
+                                                                              "unexpected arguments: foo")):
+        out = subprocess.run(["bash", str(template), "--data_dir", str(tmp_path / "d"), "--exp_root",
+                              str(tmp_path / "e"), *args], cwd=tmp_path, capture_output=True, text=True)
+        assert out.returncode == 2 and message in out.stderr
+        assert not (tmp_path / "d").exists()  # refused before any stage ran
+
+
+def test_failed_rerun_of_a_stage_leaves_it_not_done(tmp_path):
+    recipe = tmp_path / "recipe"
+    (recipe / "local").mkdir(parents=True)
+    data_sh = recipe / "local" / "data.sh"
+    data_sh.write_text("#!/usr/bin/env bash\n[ ! -f ../fail ]\n")
+    data_sh.chmod(0o755)
+    template = ROOT / "egs" / "TEMPLATE" / "pretrain.sh"
+    run = ["bash", str(template), "--stop_stage", "1", "--exp_root", str(tmp_path / "e")]
+    assert subprocess.run(run, cwd=recipe, capture_output=True, text=True).returncode == 0
+    assert (recipe / "data" / ".stage1_data.done").is_file()
+    (tmp_path / "fail").write_text("")
+    assert subprocess.run(run + ["--force", "true"], cwd=recipe, capture_output=True, text=True).returncode != 0
+    again = subprocess.run(run, cwd=recipe, capture_output=True, text=True)
+    assert again.returncode != 0 and "already done" not in again.stdout

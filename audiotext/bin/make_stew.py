@@ -94,12 +94,23 @@ def main(argv=None) -> int:
             if "=" not in spec:
                 raise ValueError(f"--split {spec!r} must look like NAME=CUTS[,CUTS...]")
             name, paths = spec.split("=", 1)
+            if name in splits:
+                raise ValueError(f"--split {name} is given twice; list all its manifests in one --split")
             splits[name] = [p for p in paths.split(",") if p]
+        if args.jobs < 1 or args.partitions < 0 or not 0.0 < args.near_duplicate_jaccard <= 1.0 \
+                or args.min_clip_duration > args.max_clip_duration or args.min_caption_chars > args.max_caption_chars:
+            raise ValueError("need --jobs >= 1, --partitions >= 0, 0 < --near-duplicate-jaccard <= 1, and each "
+                             "minimum no larger than its maximum")
+        out_resolved = Path(args.out_dir).resolve()
+        for path in [p for paths in splits.values() for p in paths] + args.eval_manifest:
+            if Path(path).resolve().parent == out_resolved:
+                raise ValueError(f"input {path} is in --out-dir {args.out_dir}, which curation replaces; "
+                                 "write the stew to another folder")
         conf = CurationConfig(min_clip_duration=args.min_clip_duration, max_clip_duration=args.max_clip_duration,
                               min_caption_chars=args.min_caption_chars, max_caption_chars=args.max_caption_chars,
                               near_duplicate_jaccard=args.near_duplicate_jaccard,
                               source_caps=_source_caps(args.source_cap), seed=args.seed,
-                              num_partitions=args.partitions, jobs=max(1, args.jobs))
+                              num_partitions=args.partitions, jobs=args.jobs)
         out_dir = Path(args.out_dir)
         eval_manifests = list(args.eval_manifest)
         if args.eval_config:

@@ -662,6 +662,19 @@ def curate_splits(splits: Dict[str, Sequence[str]], out_dir: Path, conf: Curatio
         for path in pending.values():  # an error leaves the earlier output as it was
             path.unlink(missing_ok=True)
         raise
+    train_report = reports[train_split]
+    unknown_caps = sorted(set(conf.source_caps) - set(train_report["captions_in_by_source"]))
+    problem = None
+    if unknown_caps:
+        problem = (f"--source-cap names source(s) {', '.join(unknown_caps)} that no training manifest has; "
+                   f"the sources are {', '.join(sorted(train_report['captions_in_by_source']))}")
+    elif train_report["clips"] == 0:
+        problem = (f"no training clip is left (dropped: {train_report['dropped_clips']}); check the filters "
+                   f"and the evaluation sets")
+    if problem:
+        for path in pending.values():
+            path.unlink(missing_ok=True)
+        raise ValueError(problem)
     # every split is complete: replace the earlier output, including splits this run does not have
     for stale in out_dir.glob("cuts_*.jsonl.gz"):
         stale.unlink()

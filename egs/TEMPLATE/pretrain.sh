@@ -39,6 +39,11 @@ help_message="Usage: $0 [options]; see the header of $0 for stages and options."
 # shellcheck source=utils/parse_options.sh
 . "$(dirname "$0")/../TEMPLATE/utils/parse_options.sh"
 
+for value in "${stage}" "${stop_stage}" "${nproc_per_node}" "${nnodes}"; do
+    [[ "${value}" =~ ^[0-9]+$ ]] || { echo "$0: --stage, --stop_stage, --nproc_per_node and --nnodes take integers, got '${value}'" >&2; exit 2; }
+done
+[ "$#" -eq 0 ] || { echo "$0: unexpected arguments: $*" >&2; exit 2; }
+
 recipe="$(basename "$(pwd)")"
 manifest_dir="${manifest_dir:-${data_dir}/manifests}"
 tokenizer_dir="${tokenizer_dir:-${data_dir}/tokenizer}"
@@ -61,6 +66,7 @@ run_stage() {
         log "stage ${n} (${name}): already done (${marker}); --force true to redo"
         return 1
     fi
+    rm -f "${marker}"  # a stage that fails on a rerun must not pass for done on the next one
     log "stage ${n}: ${name}"
     return 0
 }

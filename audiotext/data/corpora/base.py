@@ -305,7 +305,8 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
     """
     from lhotse import CutSet
 
-    corpus_dir = Path(corpus_dir)
+    corpus_dir = Path(corpus_dir).absolute()  # manifests hold absolute audio paths, valid from any folder
+    audio_dirs = [Path(d).absolute() for d in audio_dirs]
     if not corpus_dir.is_dir():
         raise MissingFileError(f"corpus directory not found: {corpus_dir}")
     preparer = CORPORA.build(name, conf or {}, where=f"{name} --conf")
@@ -407,4 +408,7 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
                     "captions_on_missing_audio); examples in %s", name, total.clips_missing_audio, total.clips,
                     total.captions_on_missing_audio, out_dir / SUMMARY_NAME)
     log.info("%s: %s", name, json.dumps(total.as_dict()))
+    if total.clips_written == 0:  # a corpus whose every clip is unusable is a wrong path, not a corpus
+        raise LayoutError(f"none of the {total.clips} clips listed in {corpus_dir} could be written "
+                          f"({total.clips_missing_audio} without readable audio; see {out_dir / SUMMARY_NAME})")
     return summary

@@ -25,7 +25,7 @@ import zlib
 from pathlib import Path
 from typing import Iterator, Sequence, Tuple
 
-from audiotext.data.corpora.base import ClipEntry, CorpusPreparer, register_corpus
+from audiotext.data.corpora.base import SUMMARY_NAME, ClipEntry, CorpusPreparer, register_corpus
 from audiotext.data.layout import LayoutError, MissingFileError
 from audiotext.data.schema import UNKNOWN, id_origin, youtube_origin
 
@@ -87,8 +87,10 @@ def _open(path: Path):
 @register_corpus("captionstew_manifest")
 class CaptionStewManifest(CorpusPreparer):
     def clips(self, corpus_dir: Path, subsets: Sequence[str]) -> Iterator[ClipEntry]:
+        # a folder holding a prepare_summary.json is audiotext's own output (e.g. OUT_DIR inside CORPUS_DIR)
         files = sorted(p for p in corpus_dir.rglob("*") if p.is_file() and (p.name.endswith(".jsonl.gz")
-                                                                             or p.name.endswith(".jsonl")))
+                                                                             or p.name.endswith(".jsonl"))
+                       and not (p.parent / SUMMARY_NAME).is_file())
         if not files:
             raise MissingFileError(f"no CutSet manifests (*.jsonl.gz, *.jsonl) under {corpus_dir}")
         for path in files:

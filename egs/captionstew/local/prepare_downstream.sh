@@ -14,6 +14,8 @@ sampling_rate=16000
 help_message="Usage: $0 --downstream_root DIR [--out_dir DIR] [--names \"esc50 ...\"] [--jobs N]"
 # shellcheck source=../../TEMPLATE/utils/parse_options.sh
 . "$(dirname "$0")/../../TEMPLATE/utils/parse_options.sh"
+# shellcheck source=../../TEMPLATE/path.sh
+. "$(dirname "$0")/../../TEMPLATE/path.sh"
 
 [ -n "${downstream_root}" ] || { echo "${help_message}" >&2; exit 2; }
 for name in ${names}; do
