@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from audiotext.data.mini_stew.caption_attributes import ATTRIBUTES, main, mentioned_classes, score_captions
-from audiotext.data.mini_stew.speech import VOICES, speaking_style_caption
+from audiotext.data.captionstew_mini.caption_attributes import ATTRIBUTES, main, mentioned_classes, score_captions
+from audiotext.data.captionstew_mini.speech import VOICES, speaking_style_caption
 
 
 def said(attribute, text):

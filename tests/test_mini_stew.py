@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiotext.data.mini_stew import MissingToolError, build, check_tools
-from audiotext.data.mini_stew import common, midi, music, sound, speech
+from audiotext.data.captionstew_mini import MissingToolError, build, check_tools
+from audiotext.data.captionstew_mini import common, midi, music, sound, speech
 
 SPLITS = ("train", "valid", "test")
 DOMAINS = ("speech", "music", "sound")

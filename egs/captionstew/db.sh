@@ -45,5 +45,13 @@ SPEECHCRAFT_SUBSETS="${SPEECHCRAFT_SUBSETS:-}"
 CAPTIONSTEW_MANIFEST="${CAPTIONSTEW_MANIFEST:-}"
 CAPTIONSTEW_MANIFEST_AUDIO="${CAPTIONSTEW_MANIFEST_AUDIO:-}"
 
+# CaptionStew-mini, the embedded default: stage 0 builds it offline (real recordings from Debian
+# packages plus synthesis, in the official layouts of AudioCaps, Clotho, MusicCaps, WavCaps,
+# AudioSetCaps and ParaSpeechCaps) into <data_dir>/captionstew_mini, and each of those six sources
+# whose root above is empty is read from it. Set a root to swap that source for the real corpus;
+# set CAPTIONSTEW_MINI=false to use the roots above only.
+CAPTIONSTEW_MINI="${CAPTIONSTEW_MINI:-true}"
+CAPTIONSTEW_MINI_SOURCES="audiocaps clotho musiccaps wavcaps audiosetcaps paraspeechcaps"
+
 # the preparation order (= merge priority); names are registry names
 CAPTIONSTEW_SOURCES="${CAPTIONSTEW_SOURCES:-audiocaps clotho musiccaps wavcaps audiosetcaps fusionaudio jamendomaxcaps paraspeechcaps lp_musiccaps auto_acd speechcraft captionstew_manifest}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Stage 1 of CaptionStew: run the preparer of every source db.sh names (the others are skipped
-# with a message) into ${data_dir}/corpora/<name>/cuts_<split>.jsonl.gz, and list each split's
+# Stage 1 of CaptionStew: run the preparer of every source db.sh names, or that CaptionStew-mini
+# stands in for (stage 0 built it; see db.sh), the others are skipped with a message, into ${data_dir}/corpora/<name>/cuts_<split>.jsonl.gz, and list each split's
 # manifests, in db.sh's priority order, in ${data_dir}/splits/<split>.list for stage 2.
 set -euo pipefail
 
@@ -16,10 +16,16 @@ case "${db}" in */*) ;; *) db="./${db}" ;; esac  # source the recipe's file, nev
 # shellcheck source=../db.sh
 . "${db}"
 
+mini="${data_dir}/captionstew_mini"
 prepared=()
 for name in ${CAPTIONSTEW_SOURCES}; do
     var="${name^^}"
     root="${!var:-}"
+    if [ -z "${root}" ] && [ "${CAPTIONSTEW_MINI}" = true ] && [[ " ${CAPTIONSTEW_MINI_SOURCES} " == *" ${name} "* ]]; then
+        root="${mini}/corpora/${name}"
+        [ -d "${root}" ] || { echo "[data.sh] ${name}: ${root} not found: build CaptionStew-mini first (./run.sh --stage 0)" >&2; exit 1; }
+        echo "[data.sh] ${name}: ${var} is not set in ${db}; reading CaptionStew-mini's copy (${root})"
+    fi
     if [ -z "${root}" ]; then
         echo "[data.sh] ${name}: ${var} is not set in ${db}; skipped"
         continue

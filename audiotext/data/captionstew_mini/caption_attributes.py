@@ -5,7 +5,7 @@ The speaking-style captions name gender, accent, pitch and pace with a fixed voc
 names; naming none or several is wrong. This reads what the captioning model learnt to hear,
 next to the probes that read what its encoder keeps.
 
-    python -m audiotext.data.mini_stew.caption_attributes \
+    python -m audiotext.data.captionstew_mini.caption_attributes \
         exp/mini_stew_captioning/results_details.json data/manifests/cuts_test.jsonl.gz
 """
 from __future__ import annotations

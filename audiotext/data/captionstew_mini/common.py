@@ -18,12 +18,9 @@ SPLITS = ("train", "valid", "test")
 # Stable integers mixed into every seed so the three domains never share a random stream.
 DOMAIN_CODES = {"speech": 1, "music": 2, "sound": 3}
 
-INSTALL_HINT = "run tools/install.sh (it apt-installs espeak-ng, fluidsynth, timgm6mb-soundfont, sonic-pi-samples)"
-SOUNDFONT_CANDIDATES = (
-    "/usr/share/sounds/sf2/TimGM6mb.sf2",
-    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
-    "/usr/share/soundfonts/default.sf2",
-)
+INSTALL_HINT = "run tools/install.sh (it apt-installs every package CaptionStew-mini reads)"
+# FluidR3 GM (fluid-soundfont-gm): sampled instruments; the GM soundfont the build renders with
+SOUNDFONT_CANDIDATES = ("/usr/share/sounds/sf2/FluidR3_GM.sf2",)
 SONIC_PI_CANDIDATES = ("/usr/share/sonic-pi/samples", "/usr/lib/sonic-pi/etc/samples")
 
 
@@ -117,8 +114,7 @@ def find_soundfont() -> Optional[str]:
     for path in SOUNDFONT_CANDIDATES:
         if os.path.isfile(path):
             return path
-    found = sorted(glob.glob("/usr/share/sounds/sf2/*.sf2"))
-    return found[0] if found else None
+    return None
 
 
 def find_sonic_pi_samples() -> Optional[str]:
@@ -141,14 +137,23 @@ def check_tools() -> Dict[str, str]:
     if soundfont:
         found["soundfont"] = soundfont
     else:
-        missing.append("a General MIDI soundfont (Debian package timgm6mb-soundfont)")
+        missing.append("the FluidR3 General MIDI soundfont (Debian package fluid-soundfont-gm)")
     samples = find_sonic_pi_samples()
     if samples:
         found["sonic_pi_samples"] = samples
     else:
         missing.append("Sonic Pi sample recordings (Debian package sonic-pi-samples)")
+    from .real import ASTERISK_DOC, ASTERISK_ROOT, ASTERISK_VOICES, COLOBOT_ROOT
+
+    for lang, (folder, *_rest) in ASTERISK_VOICES.items():
+        if not os.path.isdir(os.path.join(ASTERISK_ROOT, folder)):
+            missing.append(f"Asterisk {lang} prompts (Debian package asterisk-core-sounds-{lang}-wav)")
+        if not os.path.isfile(ASTERISK_DOC.format(lang=lang)):
+            missing.append(f"Asterisk {lang} prompt texts (Debian package asterisk-core-sounds-{lang})")
+    if not os.path.isdir(os.path.join(COLOBOT_ROOT, "sounds")):
+        missing.append("Colobot sounds and music (Debian package colobot-common-sounds)")
     if missing:
         raise MissingToolError(
-            "mini_stew needs tools that are not installed: " + "; ".join(missing) + f". To install: {INSTALL_HINT}."
+            "CaptionStew-mini needs tools that are not installed: " + "; ".join(missing) + f". To install: {INSTALL_HINT}."
         )
     return found

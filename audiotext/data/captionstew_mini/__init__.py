@@ -1,4 +1,4 @@
-"""mini_stew: a small multi-domain audio-caption corpus (speech, music, sound) built fully offline.
+"""CaptionStew-mini: a small multi-domain caption corpus in the official layouts of six sources, built offline.
 
 Deterministic from a seed and written as Lhotse manifests plus 16 kHz mono WAV files.
 Needs the Debian packages espeak-ng, fluidsynth, timgm6mb-soundfont and sonic-pi-samples
