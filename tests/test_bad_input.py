@@ -260,3 +260,46 @@ def test_measured_frames(tmp_path):
     flac.write_bytes(flac.read_bytes()[:2000])
     frames, why = measured_frames(flac, 32000)
     assert frames is None and why.startswith("header promises 32000 frames")
+
+
+def test_downstream_preparer_drops_what_the_header_promises_but_the_file_lacks(tmp_path):
+    from audiotext.data.downstream import PREPARERS, read_summary
+    from tests import downstream_fixtures as fx
+
+    root = fx.make_crema_d(tmp_path / "CREMA-D")
+    header_lie(root / "AudioWAV" / "1002_DFA_ANG_XX.wav")  # 3 samples: 0.19 ms
+    edge = root / "AudioWAV" / "1003_DFA_ANG_XX.wav"
+    write(edge, np.full(MIN_SAMPLES, 0.1))
+    cut_short = root / "AudioWAV" / "1004_DFA_ANG_XX.wav"
+    header_lie(cut_short, declared=32000, held=2000)  # 125 ms of the promised 2 s: kept at what it holds
+    flac = root / "AudioWAV" / "1005_DFA_ANG_XX.wav"
+    sf.write(flac, np.random.default_rng(0).uniform(-0.3, 0.3, 32000).astype(np.float32), SR, format="FLAC")
+    flac.write_bytes(flac.read_bytes()[:2000])  # a FLAC cut short, under a .wav name
+    paths = PREPARERS["crema_d"](root, tmp_path / "out")
+    summary = read_summary(tmp_path / "out")
+    assert summary["skipped"]["too_short"] == 1 and summary["skipped"]["truncated"] == 1
+    assert summary["skipped_examples"]["too_short"] == [f"{root / 'AudioWAV' / '1002_DFA_ANG_XX.wav'}: 0.19 ms < 65 ms"]
+    cuts = {c.id: c for p in paths.values() for c in CutSet.from_file(p)}
+    assert "crema_d-1002_DFA_ANG_XX" not in cuts and "crema_d-1005_DFA_ANG_XX" not in cuts
+    assert cuts["crema_d-1003_DFA_ANG_XX"].num_samples == MIN_SAMPLES
+    assert cuts["crema_d-1004_DFA_ANG_XX"].num_samples == 2000
+    assert load_checked_audio(cuts["crema_d-1004_DFA_ANG_XX"], SR)[0].shape == (2000,)
+
+
+def test_corpus_preparer_drops_what_the_header_promises_but_the_file_lacks(tmp_path):
+    import importlib
+
+    from audiotext.bin import prepare_corpus as cli
+
+    corpus = tmp_path / "audiocaps"
+    importlib.import_module("tests.corpus_fixtures.audiocaps").build(corpus)
+    header_lie(corpus / "audio" / "val" / "97151.wav")  # the valid split's only clip: 3 samples
+    out = tmp_path / "out"
+    assert cli.main(["audiocaps", str(corpus), str(out)]) == 0
+    summary = json.loads((out / "prepare_summary.json").read_text())
+    valid = summary["splits"]["valid"]
+    assert valid["clips_too_short_audio"] == 1 and valid["clips_missing_audio"] == 1 and valid["clips_written"] == 0
+    assert valid["captions_on_missing_audio"] == 3 and valid["captions_clean"] == 0
+    assert summary["total"]["clips_too_short_audio"] == 1
+    assert summary["examples"]["too_short_audio"] == ["rqfQRErjfk8_170000"]
+    assert not (out / "cuts_valid.jsonl.gz").exists()
