@@ -186,7 +186,8 @@ def save(task, exp, root):
     from audiotext.bin.train import checkpoint_config
     from audiotext.train.checkpoint import save_checkpoint
 
-    return save_checkpoint(root / "exp" / "checkpoints" / "best", task, {"step": 0}, checkpoint_config(exp, root / "exp"))
+    return save_checkpoint(root / "exp" / "checkpoints" / "best", task, {"step": 0},
+                           checkpoint_config(exp, root / "exp"))
 
 
 def test_embed_cli_skips_bad_values_and_pads_short_audio(files, tmp_path):
