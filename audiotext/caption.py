@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from audiotext.bin.common import add_plugin_args, load_plugins, setup_logging
+from audiotext.data.audio_checks import sample_problem, unusable_inputs_error
 from audiotext.data.audio_files import find_audio, read_audio
 from audiotext.decoding import DecodeConfig
 
@@ -28,10 +29,18 @@ log = logging.getLogger("audiotext.caption")
 
 @torch.no_grad()
 def caption_waveforms(task, waveforms: List, decode_conf: DecodeConfig) -> List[str]:
-    """Mono float32 arrays at the model's rate -> one caption each (batched together)."""
+    """Mono float32 arrays at the model's rate, values in [-1, 1] -> one caption each (batched together).
+
+    A waveform shorter than the encoder's minimum input is padded with silence up to it.
+    Raises ValueError naming the waveforms that hold NaN/inf samples or samples far beyond full
+    scale (``audio_checks.MAX_ABS_SAMPLE``), and when the objective has no text decoder.
+    """
     if not hasattr(task.objective, "generate"):
         raise ValueError(f"objective {type(task.objective).__name__} has no text decoder to caption with")
-    shortest = int(0.1 * task.fbank.conf.sample_rate)  # the encoder needs a few frames: pad with silence
+    problems = {i: p for i, p in enumerate(sample_problem(w) for w in waveforms) if p}
+    if problems:
+        raise unusable_inputs_error(problems, "waveforms")
+    shortest = task.min_input_samples
     feats = [task.fbank(np.pad(w, (0, max(0, shortest - len(w))))) for w in waveforms]
     lens = torch.tensor([f.shape[0] for f in feats])
     x = torch.zeros(len(feats), int(lens.max()), feats[0].shape[1])

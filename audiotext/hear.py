@@ -8,17 +8,25 @@
 values in [-1, 1]. Outputs are float32 tensors on ``audio``'s device.
 
 * Timestamp embeddings are the encoder's output frames (before any projection
-  head), one every ``encoder.frame_shift_ms`` (40 ms); each timestamp is the
-  centre (ms from the start of the input) of the audio the frame is built on,
-  strictly increasing along a row.
+  head), one every ``encoder.frame_shift_ms`` (40 ms) from the first frame to the
+  last, whatever the length (HEAR's validator requires a regular hop); each
+  timestamp is the centre (ms from the start of the input) of the audio the frame
+  is built on.
 * Scene embeddings are the mean of the timestamp embeddings.
-* Any length works: inputs shorter than ``MIN_SECONDS`` are padded with silence
-  (one frame); inputs longer than ``MAX_WINDOW_SECONDS`` are encoded in
-  consecutive, non-overlapping windows (attention cost grows with the square of
-  the length) whose frames are concatenated; a remainder too short to encode on
-  its own is folded into the last window instead.
+* Any length works: inputs shorter than the encoder's minimum input
+  (``model.min_samples``, 65 ms for the transformer) are padded with silence to
+  one frame. The fbank of the whole input is computed at once; inputs longer than
+  ``MAX_WINDOW_SECONDS`` are encoded in windows (attention cost grows with the
+  square of the length) of nearly equal size. Each window owns a run of output
+  frames and is given the fbank frames those are computed from, so consecutive
+  windows overlap by the front end's receptive field (3 fbank frames) and every
+  frame of the unwindowed encoding is produced exactly once.
 * Every sound in a batch has the same length, so there is no padding inside the
   encoder and a batch gives the same embeddings as its sounds one by one.
+* A sound holding NaN/inf samples, or samples far beyond full scale (see
+  :data:`audiotext.data.audio_checks.MAX_ABS_SAMPLE`), is the caller's error:
+  ``ValueError`` naming the sounds (a silent NaN embedding would poison a whole
+  benchmark run).
 """
 from __future__ import annotations
 
@@ -27,54 +35,48 @@ from typing import List, Tuple
 import torch
 from torch import nn
 
+from audiotext.data.audio_checks import MAX_ABS_SAMPLE, unusable_inputs_error
+from audiotext.data.features import fbank_frames
 from audiotext.experiment import load_task_from_dir
 
-# long inputs are encoded in windows of at most this length (plus a remainder under MIN_SECONDS)
+# long inputs are encoded in windows of at most this length
 MAX_WINDOW_SECONDS = 20.0
-# the shortest window the front end encodes (10 fbank frames -> 1 encoder frame)
-MIN_SECONDS = 0.1
 
 
-def window_bounds(num_samples: int, window: int, min_samples: int) -> List[Tuple[int, int]]:
-    """Split ``[0, num_samples)`` into consecutive windows of ``window`` samples.
-
-    A last piece shorter than ``min_samples`` joins the window before it, so every
-    window is encodable and no sample is encoded twice.
-    """
-    bounds = [(start, min(start + window, num_samples)) for start in range(0, num_samples, window)]
-    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < min_samples:
-        (start, _), (_, end) = bounds[-2], bounds[-1]
-        bounds[-2:] = [(start, end)]
-    return bounds
+def frame_windows(num_frames: int, max_frames: int) -> List[Tuple[int, int]]:
+    """Split output frames ``[0, num_frames)`` into the fewest runs of at most ``max_frames``,
+    of nearly equal length (no short last window with little attention context)."""
+    count = max(1, -(-num_frames // max_frames))
+    edges = [round(k * num_frames / count) for k in range(count + 1)]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
 class HearModel(nn.Module):
     def __init__(self, task):
         super().__init__()
         self.task = task.eval()
+        encoder = task.encoder
         self.sample_rate = task.fbank.conf.sample_rate
-        self.scene_embedding_size = task.encoder.output_dim
-        self.timestamp_embedding_size = task.encoder.output_dim
-        self.frame_shift_ms = task.encoder.frame_shift_ms
-        # encoder frames per fbank frame (4 for the conv front end: 10 ms -> 40 ms)
-        self.subsampling = int(round(self.frame_shift_ms / task.fbank.conf.frame_shift_ms))
+        self.scene_embedding_size = encoder.output_dim
+        self.timestamp_embedding_size = encoder.output_dim
+        self.frame_shift_ms = encoder.frame_shift_ms
+        # output frame i is built on fbank frames [i * stride, i * stride + receptive)
+        self.stride = encoder.input_stride
+        self.receptive = encoder.min_input_frames
+        self.min_samples = task.min_input_samples
 
     @property
     def device(self) -> torch.device:
         return self.task.feature_mean.device
 
-    def _encode_window(self, audio: torch.Tensor) -> torch.Tensor:
-        """(n, samples) -> (n, T, D) for equal-length inputs (fbank on the CPU, encoder on the model's device)."""
-        feats = torch.stack([self.task.fbank(a.numpy()) for a in audio.cpu()]).to(self.device)
-        lens = torch.full((audio.shape[0],), feats.shape[1], dtype=torch.long, device=self.device)
-        frames, _ = self.task.encode_audio(feats, lens)
-        return frames.float()
+    def num_frames(self, num_samples: int) -> int:
+        """Timestamp embeddings of one sound of ``num_samples`` samples (after padding to ``min_samples``)."""
+        feats = fbank_frames(max(num_samples, self.min_samples), self.task.fbank.conf)
+        return (feats - self.receptive) // self.stride + 1
 
-    def _frame_times_ms(self, num_frames: int, start_sample: int) -> torch.Tensor:
-        # output frame i sees fbank frames 4i .. 4i+6 (two 3x3 stride-2 convolutions): centre 4i+3
+    def _frame_times_ms(self, num_frames: int) -> torch.Tensor:
         idx = torch.arange(num_frames, dtype=torch.float64)
-        centre = self.task.fbank.frame_centre_ms(idx * self.subsampling + (self.subsampling - 1))
-        return (centre + 1000.0 * start_sample / self.sample_rate).float()
+        return self.task.fbank.frame_centre_ms(idx * self.stride + (self.receptive - 1) / 2).float()
 
     @torch.no_grad()
     def timestamp_embeddings(self, audio: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -84,28 +86,44 @@ class HearModel(nn.Module):
             emb, ts = self.timestamp_embeddings(torch.zeros(1, audio.shape[1], device=out_device))
             return emb[:0], ts[:0]
         audio = audio.float()
-        min_samples = int(MIN_SECONDS * self.sample_rate)
-        if audio.shape[1] < min_samples:  # too short for the front end: pad with silence
-            audio = torch.nn.functional.pad(audio, (0, min_samples - audio.shape[1]))
-        window = int(MAX_WINDOW_SECONDS * self.sample_rate)
-        pieces, times = [], []
-        for start, end in window_bounds(audio.shape[1], window, min_samples):
-            frames = self._encode_window(audio[:, start:end])
-            pieces.append(frames)
-            times.append(self._frame_times_ms(frames.shape[1], start))
+        if audio.shape[1] < self.min_samples:  # too short for the encoder: pad with silence
+            audio = torch.nn.functional.pad(audio, (0, self.min_samples - audio.shape[1]))
+        feats = torch.stack([self.task.fbank(a.numpy()) for a in audio.cpu()]).to(self.device)
+        total = self.num_frames(audio.shape[1])
+        max_frames = int(MAX_WINDOW_SECONDS * 1000 / self.frame_shift_ms)
+        pieces = []
+        for start, end in frame_windows(total, max_frames):
+            window = feats[:, start * self.stride:(end - 1) * self.stride + self.receptive]
+            lens = torch.full((audio.shape[0],), window.shape[1], dtype=torch.long, device=self.device)
+            frames, _ = self.task.encode_audio(window, lens)
+            if frames.shape[1] != end - start:  # the encoder broke its declared frame geometry
+                raise RuntimeError(f"{type(self.task.encoder).__name__} gave {frames.shape[1]} frames for "
+                                   f"{window.shape[1]} fbank frames; its input_stride/min_input_frames "
+                                   f"promise {end - start}")
+            pieces.append(frames.float())
         emb = torch.cat(pieces, dim=1).to(out_device)
-        ts = torch.cat(times)[None].expand(audio.shape[0], -1).contiguous().to(out_device)
+        ts = self._frame_times_ms(total)[None].expand(audio.shape[0], -1).contiguous().to(out_device)
         return emb, ts
 
 
 def check_audio(audio) -> None:
-    """The HEAR input contract: a 2-D floating-point torch tensor (n_sounds, n_samples)."""
+    """The HEAR input contract: a 2-D floating-point torch tensor (n_sounds, n_samples) of finite
+    samples in [-1, 1] (up to ``MAX_ABS_SAMPLE`` is let through). TypeError / ValueError otherwise."""
     if not isinstance(audio, torch.Tensor):
         raise TypeError(f"audio must be a torch.Tensor (n_sounds, n_samples), got {type(audio).__name__}")
     if audio.ndim != 2:
         raise ValueError(f"audio must be (n_sounds, n_samples), got shape {tuple(audio.shape)}")
     if not audio.is_floating_point():
         raise TypeError(f"audio must be a floating-point tensor with values in [-1, 1], got {audio.dtype}")
+    if audio.shape[0] == 0 or audio.shape[1] == 0:
+        return
+    problems = {}
+    for i in torch.nonzero(~torch.isfinite(audio).all(dim=1)).flatten().tolist():
+        problems[i] = "non_finite"
+    for i in torch.nonzero(audio.abs().amax(dim=1) > MAX_ABS_SAMPLE).flatten().tolist():
+        problems.setdefault(i, "out_of_range")
+    if problems:
+        raise unusable_inputs_error(problems, "sounds")
 
 
 def load_model(model_file_path: str = "", device: str = "cpu") -> HearModel:

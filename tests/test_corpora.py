@@ -115,10 +115,15 @@ def test_accounting_order_and_identity():
     clean, derived = acc.account(ClipEntry("train", "m", "o2", "sound", [("x", "human"), ("x", "human")], audio=[],
                                            derived=[("y", "tags")]), "missing")
     assert clean == [] and derived == []
+    # audio under the encoder's minimum input: counted as missing audio, and as too short
+    clean, derived = acc.account(ClipEntry("train", "s", "o3", "sound", [("z", "human")], audio=[]), "too_short")
+    assert clean == [] and derived == []
     counts = acc.splits["train"].as_dict()
-    assert counts == {"clips": 2, "clips_missing_audio": 1, "clips_unreadable_audio": 0, "clips_without_caption": 0,
-                      "clips_written": 0, "captions_total": 6, "captions_empty": 1, "captions_duplicate": 2,
-                      "captions_on_missing_audio": 1, "captions_clean": 2, "captions_derived": 1, "hours": 0.0}
+    assert counts == {"clips": 3, "clips_missing_audio": 2, "clips_unreadable_audio": 0, "clips_too_short_audio": 1,
+                      "clips_without_caption": 0, "clips_written": 0, "captions_total": 7, "captions_empty": 1,
+                      "captions_duplicate": 2, "captions_on_missing_audio": 2, "captions_clean": 2,
+                      "captions_derived": 1, "hours": 0.0}
+    assert acc.examples["too_short_audio"] == ["s"]
 
 
 def test_audio_index_by_stem_and_by_folders(tmp_path):

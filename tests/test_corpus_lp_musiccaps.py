@@ -76,7 +76,8 @@ def test_msd_subset(tmp_path):
                      "--audio-dir", str(corpus / "msd_audio")]) == 0
     summary = json.loads((out / "prepare_summary.json").read_text())
     assert summary["total"] == {
-        "clips": 4, "clips_missing_audio": 1, "clips_unreadable_audio": 0, "clips_without_caption": 0,
+        "clips": 4, "clips_missing_audio": 1, "clips_unreadable_audio": 0, "clips_too_short_audio": 0,
+        "clips_without_caption": 0,
         "clips_written": 3, "captions_total": 16, "captions_empty": 1, "captions_duplicate": 0,
         "captions_on_missing_audio": 4, "captions_clean": 11, "captions_derived": 0, "hours": summary["total"]["hours"]}
     train = _cuts(out / "cuts_train.jsonl.gz")  # both shards, in shard order

@@ -71,54 +71,97 @@ def test_shapes_dtypes_and_timestamps(model, n, seconds):
         assert emb.shape[1] == pytest.approx(seconds * 25, abs=3 * (1 + seconds // 20))
         assert ts[0, -1] == pytest.approx(seconds * 1000, abs=100)
         assert ts[0, -1] < seconds * 1000
-    else:  # shorter than the front end needs: padded to one frame
+    else:  # shorter than the encoder's minimum input: padded to one frame
         assert emb.shape[1] == 1
     scene = hear.get_scene_embeddings(audio, model)
     assert scene.shape == (n, DIM) and scene.dtype == torch.float32 and scene.device == audio.device
     assert torch.allclose(scene, emb.mean(dim=1), atol=1e-6)  # scene == mean of timestamp embeddings
 
 
-def test_exactly_one_window_is_one_window(model):
+def fbank_of(model, audio):
+    return torch.stack([model.task.fbank(a.numpy()) for a in audio])
+
+
+def test_minimum_input_comes_from_the_encoder(model):
+    # 7 fbank frames (the conv front end's receptive field) need 7 * 160 - 80 samples
+    assert model.min_samples == model.task.min_input_samples == 1040
+    assert model.num_frames(1040) == 1 and model.num_frames(1) == 1 and model.num_frames(1040 + 4 * 160) == 2
+
+
+def test_short_input_is_padded_to_the_minimum(model):
+    audio = noise(2, 0.05, seed=7)  # 800 samples
+    emb, ts = hear.get_timestamp_embeddings(audio, model)
+    padded = torch.nn.functional.pad(audio, (0, 1040 - 800))
+    emb_padded, ts_padded = hear.get_timestamp_embeddings(padded, model)
+    assert emb.shape == (2, 1, DIM) and torch.equal(emb, emb_padded) and torch.equal(ts, ts_padded)
+    assert ts[0, 0] == 35.0
+
+
+@pytest.mark.parametrize("seconds", [20.0, 40.05, 45.0, 61.0])
+def test_regular_hop_over_long_inputs(model, seconds):
+    """One frame every 40 ms from the first to the last (HEAR's validator), none lost at a window seam:
+    as many frames as the encoder gives the whole input unwindowed."""
+    audio = noise(2, seconds, seed=3)
+    emb, ts = hear.get_timestamp_embeddings(audio, model)
+    total = encoder_frames(audio.shape[1])
+    assert emb.shape == (2, total, DIM) and ts.shape == (2, total)
+    assert torch.equal(ts[0], 40.0 * torch.arange(total, dtype=torch.float32) + 35.0)
+    assert torch.equal(ts[1], ts[0])
+    assert torch.isfinite(emb).all()
+    # the last frame is built on audio up to its end: under 70 ms (one frame's span) is not in any frame
+    assert seconds * 1000 - (float(ts[0, -1]) + 35.0) < 70.0
+
+
+def test_windows_overlap_by_the_receptive_field_and_keep_their_own_frames(model):
+    """45 s = 1124 frames in 3 windows of 375/374/375 frames; window [a, b) is encoded from fbank frames
+    [4a, 4(b-1) + 7) of the whole input's fbank."""
+    audio = noise(2, 45.0, seed=4)
+    emb, _ = hear.get_timestamp_embeddings(audio, model)
+    assert hear.frame_windows(emb.shape[1], 500) == [(0, 375), (375, 749), (749, 1124)]
+    feats = fbank_of(model, audio)
+    for a, b in [(0, 375), (375, 749), (749, 1124)]:
+        window = feats[:, 4 * a:4 * (b - 1) + 7]
+        frames, lens = model.task.encode_audio(window, torch.full((2,), window.shape[1]))
+        assert frames.shape[1] == b - a and (lens == b - a).all()
+        assert torch.allclose(emb[:, a:b], frames, atol=1e-5)
+
+
+def test_up_to_one_window_is_the_unwindowed_encoding(model):
     audio = noise(1, hear.MAX_WINDOW_SECONDS, seed=2)
-    assert audio.shape[1] == WINDOW
-    emb, ts = hear.get_timestamp_embeddings(audio, model)
-    assert emb.shape[1] == encoder_frames(WINDOW)
-    assert torch.allclose(ts[0, 1:] - ts[0, :-1], torch.full((emb.shape[1] - 1,), 40.0))
+    emb, _ = hear.get_timestamp_embeddings(audio, model)
+    feats = fbank_of(model, audio)
+    frames, _ = model.task.encode_audio(feats, torch.tensor([feats.shape[1]]))
+    assert emb.shape[1] == encoder_frames(WINDOW) == 499
+    assert torch.allclose(emb, frames, atol=1e-5)
 
 
-def test_long_input_is_stitched_from_windows(model):
-    """47 s = 20 s + 20 s + 7 s: each window's frames once, in order, timestamps shifted by the window start."""
-    audio = noise(2, 47.0, seed=3)
-    emb, ts = hear.get_timestamp_embeddings(audio, model)
-    bounds = [(0, WINDOW), (WINDOW, 2 * WINDOW), (2 * WINDOW, audio.shape[1])]
-    assert emb.shape[1] == sum(encoder_frames(end - start) for start, end in bounds)
-    offset = 0
-    for start, end in bounds:
-        part, part_ts = hear.get_timestamp_embeddings(audio[:, start:end], model)
-        k = part.shape[1]
-        assert torch.allclose(emb[:, offset:offset + k], part, atol=1e-5)
-        assert torch.allclose(ts[:, offset:offset + k], part_ts + 1000.0 * start / SR)
-        offset += k
-    assert offset == emb.shape[1]
+def test_frame_windows():
+    assert hear.frame_windows(499, 500) == [(0, 499)]
+    assert hear.frame_windows(500, 500) == [(0, 500)]
+    assert hear.frame_windows(501, 500) == [(0, 250), (250, 501)]
+    assert hear.frame_windows(1524, 500) == [(0, 381), (381, 762), (762, 1143), (1143, 1524)]
+    assert hear.frame_windows(1, 500) == [(0, 1)]
 
 
-def test_short_remainder_folds_into_last_window(model):
-    """40.05 s: the 50 ms after the second window is encoded with it, not on its own nor twice."""
-    audio = noise(1, 40.05, seed=4)
-    emb, ts = hear.get_timestamp_embeddings(audio, model)
-    assert hear.window_bounds(audio.shape[1], WINDOW, int(hear.MIN_SECONDS * SR)) == [
-        (0, WINDOW), (WINDOW, audio.shape[1])]
-    assert emb.shape[1] == encoder_frames(WINDOW) + encoder_frames(audio.shape[1] - WINDOW)
-    tail, tail_ts = hear.get_timestamp_embeddings(audio[:, WINDOW:], model)
-    assert torch.allclose(emb[:, -tail.shape[1]:], tail, atol=1e-5)
-    assert torch.allclose(ts[:, -tail.shape[1]:], tail_ts + 20000.0)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_input_rejected(model, bad):
+    audio = noise(4, 1.0, seed=6)
+    audio[1, 100] = bad
+    audio[3, -1] = bad
+    for call in (hear.get_scene_embeddings, hear.get_timestamp_embeddings):
+        with pytest.raises(ValueError, match=r"^sounds 1, 3 hold NaN or inf samples$"):
+            call(audio, model)
 
 
-def test_window_bounds():
-    assert hear.window_bounds(10, 4, 2) == [(0, 4), (4, 8), (8, 10)]
-    assert hear.window_bounds(9, 4, 2) == [(0, 4), (4, 9)]
-    assert hear.window_bounds(8, 4, 2) == [(0, 4), (4, 8)]
-    assert hear.window_bounds(3, 4, 2) == [(0, 3)]
+def test_out_of_range_input_rejected(model):
+    audio = noise(3, 1.0, seed=6)
+    audio[2, 5] = 1e30
+    audio[0, 7] = float("nan")
+    with pytest.raises(ValueError, match=r"^sounds 0 hold NaN or inf samples; sounds 2 hold samples beyond \+-100 "):
+        hear.get_scene_embeddings(audio, model)
+    audio[0, 7] = 1.5  # float audio may overshoot full scale a little: accepted
+    audio[2, 5] = -100.0
+    assert torch.isfinite(hear.get_scene_embeddings(audio, model)).all()
 
 
 @pytest.mark.parametrize("seconds", [0.05, 2.0, 47.0])

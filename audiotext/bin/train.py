@@ -81,12 +81,14 @@ def main(argv=None) -> int:
 
     def make_train_loader():
         return make_loader(train_cuts, task.tokenizer, exp.data, train=True, seed=exp.trainer.seed,
-                           world_size=distributed.world_size(), rank=distributed.rank())
+                           world_size=distributed.world_size(), rank=distributed.rank(),
+                           min_samples=task.min_input_samples)
 
     valid_loader = None
     if valid_cuts is not None:
         valid_loader, _ = make_loader(valid_cuts, task.tokenizer, exp.data, train=False,
-                                      world_size=distributed.world_size(), rank=distributed.rank())
+                                      world_size=distributed.world_size(), rank=distributed.rank(),
+                                      min_samples=task.min_input_samples)
     summary = trainer.fit(make_train_loader, valid_loader)
     log.info("done: %s", {k: v for k, v in summary.items() if k != "skipped_audio"})
     if summary["skipped_audio"]["total"]:

@@ -30,8 +30,15 @@ def find_audio(inputs: List[str]) -> Tuple[List[Path], List[dict]]:
 
 
 def read_audio(path: Path, sample_rate: int) -> Tuple[Optional[np.ndarray], Optional[str], str]:
-    """(mono float32 samples at ``sample_rate``, None, "") or (None, reason, detail)."""
+    """(mono float32 samples at ``sample_rate``, None, "") or (None, reason, detail).
+
+    Reasons: ``unreadable``, ``empty``, ``non_finite`` (NaN/inf), ``out_of_range`` (a sample beyond
+    ``audio_checks.MAX_ABS_SAMPLE``). Short audio is returned as it is: the caller pads it to its
+    encoder's minimum input.
+    """
     import soundfile as sf
+
+    from audiotext.data.audio_checks import MAX_ABS_SAMPLE, sample_problem
 
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
@@ -40,8 +47,11 @@ def read_audio(path: Path, sample_rate: int) -> Tuple[Optional[np.ndarray], Opti
     audio = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
     if audio.size == 0:
         return None, "empty", "no samples"
-    if not np.isfinite(audio).all():
-        return None, "non_finite", "NaN or inf samples"
+    problem = sample_problem(audio)
+    if problem == "non_finite":
+        return None, problem, "NaN or inf samples"
+    if problem:
+        return None, problem, f"peak {float(np.abs(audio).max()):.3g}, beyond +-{MAX_ABS_SAMPLE:g}"
     if rate != sample_rate:
         import torch
         import torchaudio.functional as AF

@@ -18,7 +18,7 @@ import torch
 from lhotse import CutSet
 from lhotse.dataset import DynamicBucketingSampler, DynamicCutSampler, SpecAugment
 
-from audiotext.data.audio_checks import load_checked_audio
+from audiotext.data.audio_checks import checked_features, default_min_input_seconds, load_checked_audio
 from audiotext.data.features import Fbank, FbankConfig
 from audiotext.data.schema import caption_records
 
@@ -80,13 +80,19 @@ class AudioCaptionDataset(torch.utils.data.Dataset):
 
     One caption is drawn at random per clip when it has several (``train=True``);
     in evaluation the first caption is used and SpecAugment is off.
+    ``min_samples``: the encoder's minimum input (:func:`audiotext.data.audio_checks.min_input_samples`;
+    default: the default encoder's); shorter clips are skipped as ``too_short``.
     """
 
-    def __init__(self, tokenizer, conf: DataConfig, train: bool = True, seed: int = 0):
+    def __init__(self, tokenizer, conf: DataConfig, train: bool = True, seed: int = 0,
+                 min_samples: Optional[int] = None):
         self.tokenizer = tokenizer
         self.conf = conf
         self.train = train
         self.fbank = Fbank(conf.fbank)
+        if min_samples is None:
+            min_samples = int(round(default_min_input_seconds(conf.fbank) * conf.fbank.sample_rate))
+        self.min_samples = min_samples
         self.rng = random.Random(seed)
         self.specaug = None
         if train and conf.specaug.enabled:
@@ -109,9 +115,10 @@ class AudioCaptionDataset(torch.utils.data.Dataset):
             if not options:
                 skipped.append((cut.id, "no_caption"))
                 continue
-            feat = self.fbank(audio)
-            if feat.shape[0] < 8:
-                skipped.append((cut.id, "too_short"))
+            feat, reason = checked_features(self.fbank, audio, self.min_samples)
+            if feat is None:
+                skipped.append((cut.id, reason))
+                log.warning("skipping cut %s (%s): %s", cut.id, _audio_path(cut), reason)
                 continue
             chosen = self._draw(options) if self.train else options[0]
             feats.append(feat)
@@ -182,11 +189,12 @@ def make_sampler(cuts: CutSet, conf: DataConfig, train: bool, seed: int, world_s
 
 
 def make_loader(cuts: CutSet, tokenizer, conf: DataConfig, train: bool, seed: int = 0,
-                world_size: int = 1, rank: int = 0, sampler=None):
-    """DataLoader over a duration-bucketed sampler; ``batch_size=None`` because the sampler batches."""
+                world_size: int = 1, rank: int = 0, sampler=None, min_samples: Optional[int] = None):
+    """DataLoader over a duration-bucketed sampler; ``batch_size=None`` because the sampler batches.
+    ``min_samples``: the encoder's minimum input (see :class:`AudioCaptionDataset`)."""
     cuts = filter_long_cuts(cuts, conf.max_clip_duration)
     sampler = sampler or make_sampler(cuts, conf, train, seed, world_size, rank)
-    dataset = AudioCaptionDataset(tokenizer, conf, train=train, seed=seed + rank)
+    dataset = AudioCaptionDataset(tokenizer, conf, train=train, seed=seed + rank, min_samples=min_samples)
     loader = torch.utils.data.DataLoader(
         dataset, sampler=sampler, batch_size=None, num_workers=conf.num_workers,
         persistent_workers=conf.num_workers > 0, prefetch_factor=4 if conf.num_workers > 0 else None,

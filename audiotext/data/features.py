@@ -22,6 +22,23 @@ class FbankConfig:
     frame_shift_ms: float = 10.0
 
 
+def fbank_frames(num_samples: int, conf: FbankConfig) -> int:
+    """Frames the fbank of ``num_samples`` samples has: one per started shift, centred on it
+    (``snip_edges=false``), i.e. ``(num_samples + shift // 2) // shift``."""
+    shift = shift_samples(conf)
+    return (int(num_samples) + shift // 2) // shift
+
+
+def samples_for_fbank_frames(frames: int, conf: FbankConfig) -> int:
+    """The fewest samples whose fbank has at least ``frames`` frames (the inverse of :func:`fbank_frames`)."""
+    shift = shift_samples(conf)
+    return max(1, int(frames) * shift - shift // 2)
+
+
+def shift_samples(conf: FbankConfig) -> int:
+    return int(round(conf.sample_rate * conf.frame_shift_ms / 1000.0))
+
+
 class Fbank:
     def __init__(self, conf: FbankConfig):
         self.conf = conf

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 import torch
 
-from audiotext.data.audio_checks import load_checked_audio
+from audiotext.data.audio_checks import checked_features, load_checked_audio
 from audiotext.data.dataset import SkipCounter, clip_captions, tokenize
 from audiotext.models.pooling import MeanPooling
 
@@ -33,7 +33,8 @@ def embed_cuts(task, cuts, batch_seconds: float = 120.0, with_captions: bool = T
                device: torch.device = torch.device("cpu"),
                frame_hook: Optional[Callable[[torch.Tensor, torch.Tensor], List[Any]]] = None,
                frame_stride: int = 0) -> EmbeddedSet:
-    """Encode every usable clip of ``cuts`` (unusable ones are skipped and counted).
+    """Encode every usable clip of ``cuts``; unusable ones (audio_checks' reasons, ``too_short`` below
+    the encoder's minimum input, ``out_of_range`` features) are skipped and counted in ``skipped``.
 
     ``frame_hook(frames, frame_lens)``, when given, runs on each batch of encoder
     frames and returns one item per clip (e.g. a generated caption); the items land
@@ -51,7 +52,7 @@ def embed_cuts(task, cuts, batch_seconds: float = 120.0, with_captions: bool = T
     def flush():
         if not batch:
             return
-        feats = [task.fbank(a) for _, a in batch]
+        feats = [f for _, f in batch]
         lens = torch.tensor([f.shape[0] for f in feats])
         x = torch.zeros(len(feats), int(lens.max()), feats[0].shape[1])
         for i, f in enumerate(feats):
@@ -75,11 +76,14 @@ def embed_cuts(task, cuts, batch_seconds: float = 120.0, with_captions: bool = T
     seconds = 0.0
     for cut in items:
         samples, reason = load_checked_audio(cut, task.fbank.conf.sample_rate)
-        if samples is None:
+        feat = None
+        if samples is not None:
+            feat, reason = checked_features(task.fbank, samples, task.min_input_samples)
+        if feat is None:
             skips.update({"skipped": [(cut.id, reason)]})
             log.warning("skipping %s: %s", cut.id, reason)
             continue
-        batch.append((cut, samples))
+        batch.append((cut, feat))
         seconds += cut.duration
         if seconds >= batch_seconds:
             flush()

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
 
-from audiotext.data.audio_checks import load_checked_audio
+from audiotext.data.audio_checks import checked_features, load_checked_audio, min_input_samples
 from audiotext.data.features import Fbank
 from audiotext.models.encoders import ENCODERS
 from audiotext.objectives import OBJECTIVES, ObjectiveContext
@@ -42,17 +43,31 @@ class AudioTextPretrainTask(Task):
         self.register_buffer("feature_mean", torch.zeros(dim))
         self.register_buffer("feature_std", torch.ones(dim))
         self.fbank = Fbank(exp.data.fbank)
+        self.statistics_skipped: dict = {}  # clips prepare() left out, by reason
+
+    @property
+    def min_input_samples(self) -> int:
+        """The shortest audio (samples at ``fbank.conf.sample_rate``) the encoder turns into a frame."""
+        return min_input_samples(self.encoder, self.fbank.conf)
 
     def prepare(self, train_cuts) -> None:
+        """Global feature mean/std from the first ``normalization_clips`` clips; unusable clips
+        (audio_checks' reasons, ``too_short``, ``out_of_range``) are left out, counted and logged."""
         # accumulate on the CPU (where fbank runs) whatever device the task already sits on
         total = torch.zeros(self.feature_mean.shape, dtype=torch.float64)
         total_sq = torch.zeros_like(total)
         frames = 0
+        skipped = Counter()
         for cut in itertools.islice(train_cuts, self.conf.normalization_clips):
             audio, reason = load_checked_audio(cut, self.fbank.conf.sample_rate)
-            if audio is None:
+            feat = None
+            if audio is not None:
+                feat, reason = checked_features(self.fbank, audio, self.min_input_samples)
+            if feat is None:
+                skipped[reason] += 1
+                log.warning("feature statistics: skipping cut %s: %s", cut.id, reason)
                 continue
-            feat = self.fbank(audio).double()
+            feat = feat.double()
             total += feat.sum(0)
             total_sq += (feat ** 2).sum(0)
             frames += feat.shape[0]
@@ -62,7 +77,9 @@ class AudioTextPretrainTask(Task):
         std = (total_sq / frames - mean ** 2).clamp(min=1e-6).sqrt()
         self.feature_mean.copy_(mean.float())
         self.feature_std.copy_(std.float())
-        log.info("feature statistics from %d frames", frames)
+        self.statistics_skipped = dict(skipped)
+        log.info("feature statistics from %d frames%s", frames,
+                 f"; skipped {dict(skipped)}" if skipped else "")
 
     def encode_audio(self, features, feature_lens):
         """Normalised fbank -> encoder frames (B, T', D), lengths."""

@@ -108,7 +108,8 @@ register_corpus = CORPORA.register
 
 # --- accounting -------------------------------------------------------------------------------
 
-COUNT_FIELDS = ("clips", "clips_missing_audio", "clips_unreadable_audio", "clips_without_caption", "clips_written",
+COUNT_FIELDS = ("clips", "clips_missing_audio", "clips_unreadable_audio", "clips_too_short_audio",
+                "clips_without_caption", "clips_written",
                 "captions_total", "captions_empty", "captions_duplicate", "captions_on_missing_audio",
                 "captions_clean", "captions_derived")
 
@@ -118,12 +119,15 @@ class SplitCounts:
     """The counts of one split. Every official caption slot is counted once, tested in this order:
     empty after strip, same text as an earlier caption of the clip, audio missing, clean; so
     ``captions_total = captions_empty + captions_duplicate + captions_on_missing_audio + captions_clean``.
-    ``clips_unreadable_audio`` (a file exists but its header cannot be read, or it holds no samples)
-    is part of ``clips_missing_audio``. ``captions_derived`` counts derived captions written."""
+    ``clips_unreadable_audio`` (a file exists but its header cannot be read, it holds no samples, or
+    fewer than its header promises) and ``clips_too_short_audio`` (it holds less than the encoder's
+    minimum input) are part of ``clips_missing_audio``. ``captions_derived`` counts derived captions
+    written."""
 
     clips: int = 0
     clips_missing_audio: int = 0
     clips_unreadable_audio: int = 0
+    clips_too_short_audio: int = 0
     clips_without_caption: int = 0
     clips_written: int = 0
     captions_total: int = 0
@@ -157,7 +161,7 @@ class CaptionAccounting:
             examples.append(what)
 
     def account(self, entry: ClipEntry, audio_status: str) -> Tuple[List[Tuple[str, str]], List[Tuple[str, str]]]:
-        """Count one clip; ``audio_status`` is ``ok``, ``missing`` or ``unreadable``.
+        """Count one clip; ``audio_status`` is ``ok``, ``missing``, ``unreadable`` or ``too_short``.
         Returns the clean official captions and the derived captions to write."""
         counts = self.splits.setdefault(entry.split, SplitCounts())
         counts.clips += 1
@@ -168,6 +172,9 @@ class CaptionAccounting:
             if audio_status == "unreadable":
                 counts.clips_unreadable_audio += 1
                 self._example("unreadable_audio", entry.key)
+            elif audio_status == "too_short":
+                counts.clips_too_short_audio += 1
+                self._example("too_short_audio", entry.key)
         seen = set()
         clean = []
         for text, style in entry.captions:
@@ -220,17 +227,26 @@ def _named_decode_errors(entries: Iterator[ClipEntry], name: str, corpus_dir: Pa
 
 
 def _read_header(job: Tuple[str, str]) -> Tuple[Optional[dict], str]:
-    """(recording dict, "") or (None, reason) for one file; runs in a pool worker."""
+    """(recording dict, "") or (None, reason) for one file; runs in a pool worker. The recording's
+    length is what the file really holds (audio_checks.measured_frames), not what its header says."""
     from lhotse import Recording
+
+    from audiotext.data.audio_checks import measured_frames
 
     cut_id, path = job
     try:
         recording = Recording.from_file(path, recording_id=cut_id)
     except Exception as err:  # lhotse wraps every backend failure in its own error types
         return None, " ".join(str(err).split())[:300] or type(err).__name__
-    if recording.num_samples <= 0:
+    frames, why = measured_frames(path, recording.num_samples)
+    if frames is None:
+        return None, f"truncated: {why}"
+    if frames <= 0:
         return None, "no audio samples"
-    return recording.to_dict(), ""
+    out = recording.to_dict()
+    if frames < recording.num_samples:
+        out.update(num_samples=frames, duration=frames / recording.sampling_rate)
+    return out, ""
 
 
 def _batched(items: Iterable, n: int) -> Iterator[list]:
@@ -271,6 +287,13 @@ def _check_span(recording: Dict[str, Any], span: Tuple[float, float]) -> Tuple[O
     return recording, ""
 
 
+def _clip_seconds(recording: Dict[str, Any], span: Optional[Tuple[float, float]]) -> float:
+    """The clip's length as build_cut will make it: its segment (clipped to the file) or the file."""
+    if span is None:
+        return recording["duration"]
+    return min(span[1], recording["duration"]) - span[0]
+
+
 def cut_id_of(source: str, key: str) -> str:
     return f"{source}_{key}"
 
@@ -296,8 +319,12 @@ def build_cut(recording: dict, entry: ClipEntry, source: str, captions: List[Cap
 
 def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Sequence[Path] = (),
                    subsets: Optional[Sequence[str]] = None, jobs: int = 1,
-                   conf: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+                   conf: Optional[Dict[str, Any]] = None, min_seconds: Optional[float] = None) -> Dict[str, Any]:
     """Prepare corpus ``name`` from ``corpus_dir`` into ``out_dir``; returns the summary it writes.
+
+    A clip shorter than ``min_seconds`` (default: the default encoder's minimum input,
+    :func:`~audiotext.data.audio_checks.default_min_input_seconds`) is counted as
+    ``clips_too_short_audio`` and not written.
 
     Raises MissingFileError / LayoutError (the message names the file and line) for a corpus that
     is not laid out as distributed, and ValueError for an unknown subset; an earlier run's
@@ -305,6 +332,10 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
     """
     from lhotse import CutSet
 
+    from audiotext.data.audio_checks import default_min_input_seconds
+
+    if min_seconds is None:
+        min_seconds = default_min_input_seconds()
     corpus_dir = Path(corpus_dir).absolute()  # manifests hold absolute audio paths, valid from any folder
     audio_dirs = [Path(d).absolute() for d in audio_dirs]
     if not corpus_dir.is_dir():
@@ -355,6 +386,11 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
                 if recording is not None and entry.span is not None:
                     recording, error = _check_span(recording, entry.span)
                 status = "ok" if recording is not None else ("missing" if path is None else "unreadable")
+                if status == "ok" and _clip_seconds(recording, entry.span) < min_seconds:
+                    status = "too_short"
+                    log.warning("%s: clip %s: %.2f ms of audio in %s, under the encoder's minimum input "
+                                "(%g ms)", name, entry.key, _clip_seconds(recording, entry.span) * 1000, path,
+                                min_seconds * 1000)
                 if status == "unreadable":
                     log.warning("%s: clip %s: unreadable audio %s (%s)", name, entry.key, path, error)
                 clean, derived = accounting.account(entry, status)

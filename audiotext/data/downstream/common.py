@@ -3,7 +3,9 @@
 Every preparer turns a data set's official metadata into a list of :class:`Item`
 (split, audio path, clip id, label fields) and hands it to :func:`write_splits`,
 which reads each file's header with ``Recording.from_file`` (no samples are
-decoded for WAV/FLAC/AU), skips and counts unreadable or empty files, and writes
+decoded for WAV/FLAC/AU), measures how much audio the file really holds
+(:func:`audiotext.data.audio_checks.measured_frames`: a header may promise more),
+skips and counts unreadable, truncated, empty and too short files, and writes
 ``cuts_<split>.jsonl.gz`` plus ``prepare_summary.json`` into the output directory.
 
 Label schema of the first supervision's ``custom`` dict::
@@ -21,7 +23,7 @@ import json
 import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -33,6 +35,7 @@ from audiotext.data.layout import (  # noqa: F401  (re-exported for the downstre
     to_int,
 )
 
+from audiotext.data.audio_checks import default_min_input_seconds, measured_frames  # noqa: E402
 from audiotext.data.schema import ORIGIN_ID  # noqa: E402
 
 DownstreamError = DataLayoutError  # the name the downstream preparers and their CLI use
@@ -90,13 +93,22 @@ def check_listed_audio(items: Sequence[Item], listed_in: PathLike) -> None:
         raise MissingFileError(f"audio file listed in {listed_in} not found: {missing[0]}{more}")
 
 
-def _read_header(item: Item) -> Tuple[Item, Optional[Recording], str]:
+def _read_header(item: Item) -> Tuple[Item, Optional[Recording], str, str]:
+    """(item, recording, "", "") or (item, None, reason, detail); the recording's length is what
+    the file really holds, not what its header promises."""
     try:
         recording = Recording.from_file(item.path, recording_id=item.id)
     except Exception as err:  # lhotse wraps every backend failure in its own error types
         detail = " ".join(str(err).split())
-        return item, None, (detail[:400] + " ...") if len(detail) > 400 else (detail or type(err).__name__)
-    return item, recording, ""
+        detail = (detail[:400] + " ...") if len(detail) > 400 else (detail or type(err).__name__)
+        return item, None, "unreadable", detail
+    frames, why = measured_frames(item.path, recording.num_samples)
+    if frames is None:
+        return item, None, "truncated", why
+    if frames < recording.num_samples:
+        log.debug("%s: header promises %d frames, the file holds %d", item.path, recording.num_samples, frames)
+        recording = replace(recording, num_samples=frames, duration=frames / recording.sampling_rate)
+    return item, recording, "", ""
 
 
 def _ordered_custom(custom: Dict[str, Any], domain: str, task: str) -> Dict[str, Any]:
@@ -116,15 +128,18 @@ def _ordered_custom(custom: Dict[str, Any], domain: str, task: str) -> Dict[str,
 def write_splits(task: str, domain: str, items: Iterable[Item], output_dir: PathLike, *,
                  split_order: Sequence[str] = (), skipped: Optional[SkipLog] = None,
                  extra_summary: Optional[Dict[str, Any]] = None, num_jobs: int = 1,
-                 sampling_rate: Optional[int] = None) -> Dict[str, Path]:
+                 sampling_rate: Optional[int] = None, min_seconds: Optional[float] = None) -> Dict[str, Path]:
     """Read the headers of ``items``' audio and write one CutSet per split.
 
     Splits are written in ``split_order``, then any other split in order of first
     appearance; a split without usable clips gets no file (lhotse would read an empty
     manifest back as ``None``) and is listed under ``empty_splits`` in the summary.
     ``cuts_*.jsonl.gz`` files of an earlier run in ``output_dir`` are removed first.
-    Unreadable files (lhotse cannot read their header) and empty ones (zero samples)
-    are skipped, counted and logged; ``skipped`` carries counts the preparer gathered
+    Files are skipped, counted and logged as ``unreadable`` (lhotse cannot read their header),
+    ``truncated`` (the header promises frames a non-WAV file does not hold), ``empty`` (zero
+    samples) or ``too_short`` (under ``min_seconds``, default the default encoder's minimum input,
+    :func:`~audiotext.data.audio_checks.default_min_input_seconds`); a WAV whose data chunk is
+    cut short is measured by what it holds. ``skipped`` carries counts the preparer gathered
     before (missing clips, excluded files). ``sampling_rate``, when given, adds a lazy
     resampling transform to every recording at another rate. Returns ``{split: path}``
     and writes ``prepare_summary.json`` next to the CutSets.
@@ -149,17 +164,22 @@ def write_splits(task: str, domain: str, items: Iterable[Item], output_dir: Path
     else:
         headers = [_read_header(item) for item in items]
 
+    if min_seconds is None:
+        min_seconds = default_min_input_seconds()
     cuts_by_split: Dict[str, list] = {split: [] for split in splits}
     labels_by_split: Dict[str, Counter] = {split: Counter() for split in splits}
     sample_rates: Counter = Counter()
     channels: Counter = Counter()
     seconds = 0.0
-    for item, recording, error in headers:
+    for item, recording, reason, detail in headers:
         if recording is None:
-            skipped.add("unreadable", str(item.path), error)
+            skipped.add(reason, str(item.path), detail)
             continue
         if recording.num_samples == 0:
             skipped.add("empty", str(item.path), "no audio samples")
+            continue
+        if recording.duration < min_seconds:  # shorter than the encoder's minimum input: no embedding
+            skipped.add("too_short", str(item.path), f"{recording.duration * 1000:.2f} ms < {min_seconds * 1000:g} ms")
             continue
         sample_rates[recording.sampling_rate] += 1
         channels[recording.num_channels] += 1

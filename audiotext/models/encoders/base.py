@@ -13,10 +13,18 @@ class AudioEncoder(nn.Module):
 
     forward(features (B, T, F), lengths (B,)) -> (frames (B, T', output_dim), lengths' (B,)).
     ``input_dim`` is given by the data pipeline (number of mel bins).
+
+    Frame geometry, declared by every encoder (HEAR timestamps and windowing, and the
+    minimum input every entry point checks, are derived from it): output frame ``i``
+    is computed from input frames ``[i * input_stride, i * input_stride + min_input_frames)``
+    (plus, through attention, whatever else the input holds). ``min_input_frames`` is so
+    the fewest input frames ``forward`` accepts: one output frame.
     """
 
     output_dim: int
     frame_shift_ms: float  # time between two output frames, for timestamp embeddings
+    input_stride: int = 1  # input frames per output frame
+    min_input_frames: int = 1  # input frames one output frame is computed from
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError

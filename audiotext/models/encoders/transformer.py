@@ -48,6 +48,9 @@ class TransformerAudioEncoder(AudioEncoder):
         attention_backend: str = "auto"  # auto | flash | sdpa | math
 
     frame_shift_ms = 40.0
+    # two 3x3 stride-2 convolutions without padding: frame i sees fbank frames 4i .. 4i+6
+    input_stride = 4
+    min_input_frames = 7
 
     def __init__(self, conf: "TransformerAudioEncoder.Config"):
         super().__init__()
@@ -62,8 +65,9 @@ class TransformerAudioEncoder(AudioEncoder):
         self.final_norm = nn.LayerNorm(conf.d_model)
 
     def forward(self, features, lengths):
-        if features.shape[1] < 7:
-            raise ValueError(f"audio too short for the encoder: {features.shape[1]} frames (need >= 7)")
+        if features.shape[1] < self.min_input_frames:
+            raise ValueError(f"audio too short for the encoder: {features.shape[1]} frames "
+                             f"(need >= {self.min_input_frames})")
         x, lengths = self.subsampling(features, lengths)
         x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype)
         x = self.drop(x)
