@@ -68,4 +68,4 @@ def test_failed_rerun_of_a_stage_leaves_it_not_done(tmp_path):
     (tmp_path / "fail").write_text("")
     assert subprocess.run(run + ["--force", "true"], cwd=recipe, capture_output=True, text=True).returncode != 0
     again = subprocess.run(run, cwd=recipe, capture_output=True, text=True)
-    assert again.returncode != 0 and "already done" not in again.stdout
+    assert again.returncode != 0 and "stage 1 (data): already done" not in again.stdout

@@ -25,6 +25,6 @@ defaults=(--vocab_size 1000)
 if [ "${CAPTIONSTEW_MINI}" = true ] && [ -z "${AUDIOSETCAPS}" ]; then
     # CaptionStew-mini's AudioSetCaps stands in: cap its YouTube-8M clips (LLM captions of a third of
     # its clips), so the curation shows a per-source cap at work; --stew_opts replaces this
-    defaults+=(--stew_opts "--source-cap audiosetcaps_youtube8m=200")
+    defaults+=(--stew_opts "--source-cap audiosetcaps_youtube8m=60")
 fi
 ../TEMPLATE/pretrain.sh "${defaults[@]}" "$@"
