@@ -169,6 +169,22 @@ def test_frozen_has_no_grad_and_stays_in_eval(tiny_dir):
     torch.testing.assert_close(hidden, again)  # no dropout although the parent asked for train mode
 
 
+def test_cache_returns_the_full_forward_and_evicts_least_recent(tiny_dir):
+    plain = build(tiny_dir)
+    cached = build(tiny_dir, cache_size=3)
+    first = ["a dog barks loudly", "rain", "a dog"]
+    second = ["cafe", "rain", "a dog barks loudly", "rain"]  # two seen, one new, one repeated in the batch
+    for texts in (first, second):
+        want, want_lens = plain(None, None, texts)
+        got, got_lens = cached(None, None, texts)
+        assert got_lens.tolist() == want_lens.tolist() and got.shape == want.shape
+        torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+    # 4 distinct captions seen, room for 3: "a dog" (used least recently) went first
+    assert list(cached._cache) == ["cafe", "a dog barks loudly", "rain"]
+    with pytest.raises(ValueError, match="cache_size"):
+        build(tiny_dir, freeze=False, cache_size=3)
+
+
 def test_fine_tune_gradients_flow(tiny_dir):
     enc = build(tiny_dir, freeze=False)
     enc.train()

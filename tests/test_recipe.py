@@ -1,17 +1,23 @@
-"""The mini recipe end to end, tiny: every stage of egs/mini_stew/run.sh on ~90 clips."""
+"""The main job end to end, tiny: every stage of egs/captionstew/run.sh (build CaptionStew-mini,
+prepare, curate, tokenizer, train, evaluate, report) with no corpus configured."""
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from lhotse import CutSet
+
+from audiotext.data.captionstew_mini import MissingToolError, check_tools
+from audiotext.data.curation import CLIP_DROP_REASONS, DROP_REASONS
+from audiotext.data.schema import ORIGIN_ID
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN = ROOT / "egs" / "mini_stew" / "run.sh"
-TOOLS = ("espeak-ng", "fluidsynth", "sox")
+RECIPE = ROOT / "egs" / "captionstew"
+RUN = RECIPE / "run.sh"
+TASKS = ("spoken_language", "speaker", "sound_effect", "instrument", "voice", "speaking_rate", "tempo", "event_class")
 
 TINY_MODEL = " ".join([
     "encoder_conf.d_model=32", "encoder_conf.num_layers=1", "encoder_conf.num_heads=2", "encoder_conf.d_ff=64",
@@ -21,64 +27,118 @@ TINY_MODEL = " ".join([
     "data.max_duration=60", "data.num_buckets=2", "optim.warmup_steps=3", "task_conf.normalization_clips=20",
 ])
 
+try:
+    check_tools()
+    TOOLS_MISSING = None
+except MissingToolError as err:
+    TOOLS_MISSING = str(err)
 
-@pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS), reason="mini corpus tools missing (tools/install.sh)")
-def test_tiny_recipe_all_stages(tmp_path):
-    data, exp_root = tmp_path / "data", tmp_path / "exp"
+
+def _eval_config(tmp_path: Path, data: Path) -> Path:
+    """The recipe's eval config with its probe sets under this test's data directory, probes cut short."""
+    text = (RECIPE / "conf" / "eval.yaml").read_text().replace("data/captionstew_mini", str(data / "captionstew_mini"))
+    text = text.replace("max_epochs: 400, patience: 50", "max_epochs: 30, patience: 5")
+    path = tmp_path / "eval.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    if TOOLS_MISSING:
+        pytest.skip(TOOLS_MISSING)
+    tmp = tmp_path_factory.mktemp("recipe")
+    data, exp_root = tmp / "data", tmp / "exp"
     args = [str(RUN), "--data_dir", str(data), "--exp_root", str(exp_root), "--exp_tag", "tiny",
-            "--local_data_opts", "--num_clips 90", "--vocab_size", "120", "--train_args", TINY_MODEL]
+            "--local_build_opts", "--scale 0.05", "--eval_config", str(_eval_config(tmp, data)),
+            "--vocab_size", "150", "--train_args", TINY_MODEL]
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
-    run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    return data, exp_root, args, env, run
 
-    for split in ("train", "valid", "test"):
-        assert (data / "manifests" / f"cuts_{split}.jsonl.gz").is_file()
-    curation = json.loads((data / "manifests" / "curation.json").read_text())
-    assert curation["train"]["clips"] > 50 and set(curation["train"]["clips_by_domain"]) == {"speech", "music", "sound"}
-    assert (data / "tokenizer" / "sp120.model").is_file()
 
-    exp = exp_root / "tiny"
-    ckpt = exp / "checkpoints" / "best"
-    assert (ckpt / "model.safetensors").is_file() and (ckpt / "tokenizer.model").is_file()
-    results = json.loads((exp / "results.json").read_text())
-    assert results["retrieval.chance.R@1"] == pytest.approx(1.0 / results["retrieval.num_clips"])
-    for key in ("retrieval.t2a.R@1", "retrieval.a2t.R@1", "retrieval.t2a.R@10"):
-        assert 0.0 <= results[key] <= 1.0
-    for task in ("voice", "speaking_rate", "instrument", "tempo", "event_class"):
-        for model in ("pretrained", "random_init"):
-            assert 0.0 <= results[f"probe.{task}.{model}"] <= 1.0
-    # the report stage printed the table
-    assert "| retrieval.t2a.R@1" in run.stdout and (exp / "report.txt").is_file()
-    for n, name in ((1, "data"), (2, "manifests"), (3, "tokenizer")):
+def test_every_stage_runs_with_no_configuration(tiny_run):
+    data, exp_root, _, _, run = tiny_run
+    summary = json.loads((data / "captionstew_mini" / "summary.json").read_text())
+    assert summary["scale"] == 0.05
+    for n, name in ((0, "build"), (1, "data"), (2, "manifests"), (3, "tokenizer")):
         assert (data / f".stage{n}_{name}.done").is_file()
-    for n, name in ((4, "train"), (5, "evaluate")):
-        assert (exp / f".stage{n}_{name}.done").is_file()
+    prepared = (data / "splits" / "train.list").read_text().split()
+    assert [Path(p).parent.name for p in prepared] == ["audiocaps", "clotho", "musiccaps", "wavcaps", "audiosetcaps",
+                                                        "paraspeechcaps"]
+    exp = exp_root / "tiny"
+    assert (exp / "checkpoints" / "best" / "model.safetensors").is_file()
+    assert (exp / ".stage4_train.done").is_file() and (exp / ".stage5_evaluate.done").is_file()
+    assert "| retrieval.t2a.R@1" in run.stdout and (exp / "report.txt").is_file()
 
-    # a rerun skips every finished stage and leaves the results alone
-    before = (exp / "results.json").stat().st_mtime_ns
+
+def test_curation_report_shows_every_planted_defect(tiny_run):
+    data = tiny_run[0]
+    report = json.loads((data / "manifests" / "curation.json").read_text())["train"]
+    assert set(report["dropped_captions"]) == set(DROP_REASONS)
+    assert set(report["dropped_clips"]) == set(CLIP_DROP_REASONS)
+    assert report["dropped_clips"]["eval_overlap"] == 4  # one AudioCaps test clip, three probe prompts
+    assert report["merged_clips"] == 3
+    assert set(report["clips_by_domain"]) == {"speech", "music", "sound"}
+    # no probe clip in training
+    probe_origins = {cut.custom[ORIGIN_ID] for path in (data / "captionstew_mini" / "probes").rglob("cuts_*.jsonl.gz")
+                     for cut in CutSet.from_file(path)}
+    train = CutSet.from_file(data / "manifests" / "cuts_train.jsonl.gz")
+    assert not {cut.custom[ORIGIN_ID] for cut in train} & probe_origins
+
+
+def test_every_probe_reports_both_models_and_the_paired_gain(tiny_run):
+    results = json.loads((tiny_run[1] / "tiny" / "results.json").read_text())
+    assert results["retrieval.chance.R@1"] == pytest.approx(1.0 / results["retrieval.num_clips"])
+    for task in TASKS:
+        pre, rnd = results[f"probe.{task}.pretrained"], results[f"probe.{task}.random_init"]
+        low, gain, high = (results[f"probe.{task}.linear.{k}"] for k in ("ci95_low", "gain", "ci95_high"))
+        assert low <= gain <= high
+        if task != "sound_effect":  # k-fold: the score is the mean over folds, the gain pools every clip
+            assert gain == pytest.approx(pre - rnd, abs=1e-9)
+
+
+def test_rerun_skips_finished_stages(tiny_run):
+    _, exp_root, args, env, _ = tiny_run
+    before = (exp_root / "tiny" / "results.json").stat().st_mtime_ns
     again = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert again.stdout.count("already done") == 5
-    assert (exp / "results.json").stat().st_mtime_ns == before
+    assert again.stdout.count("already done") == 6
+    assert (exp_root / "tiny" / "results.json").stat().st_mtime_ns == before
 
-    # the same recipe with the captioning objective: one switch, its own experiment directory
+
+def test_a_real_corpus_root_swaps_its_source(tiny_run, tmp_path):
+    """AUDIOCAPS set: stage 1 reads that corpus and CaptionStew-mini's copies of the other five."""
+    from tests.corpus_fixtures import audiocaps
+
+    data, _, _, env, _ = tiny_run
+    expected = audiocaps.build(tmp_path / "AudioCaps")
+    work = tmp_path / "data"
+    work.mkdir()
+    (work / "captionstew_mini").symlink_to(data / "captionstew_mini")
+    run = subprocess.run([str(RECIPE / "local" / "data.sh"), "--data_dir", str(work)], cwd=RECIPE,
+                         capture_output=True, text=True, env={**env, "AUDIOCAPS": str(tmp_path / "AudioCaps")},
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads((work / "corpora" / "audiocaps" / "prepare_summary.json").read_text())
+    assert summary["total"]["clips_written"] == expected["summary"]["total"]["clips_written"]
+    assert "reading CaptionStew-mini's copy" in run.stdout and "audiocaps: AUDIOCAPS is not set" not in run.stdout
+
+
+def test_captioning_objective_is_one_switch(tiny_run):
+    data, exp_root, _, env, _ = tiny_run
     cap_model = " ".join(
         [o for o in TINY_MODEL.split() if not o.startswith(("text_encoder_conf", "objective_conf"))]
         + ["objective_conf.decoder.d_model=32", "objective_conf.decoder.num_layers=1",
            "objective_conf.decoder.num_heads=2", "objective_conf.decoder.d_ff=64"])
-    cap_args = [str(RUN), "--data_dir", str(data), "--exp_root", str(exp_root), "--objective", "captioning",
-                "--stage", "4", "--vocab_size", "120", "--train_args", cap_model]
-    cap = subprocess.run(cap_args, capture_output=True, text=True, env=env, timeout=600)
+    eval_config = _eval_config(exp_root, data)
+    args = [str(RUN), "--data_dir", str(data), "--exp_root", str(exp_root), "--objective", "captioning",
+            "--stage", "4", "--vocab_size", "150", "--eval_config", str(eval_config), "--train_args", cap_model]
+    cap = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
     assert cap.returncode == 0, cap.stdout[-4000:] + cap.stderr[-4000:]
-    cap_exp = exp_root / "mini_stew_captioning"
-    cap_results = json.loads((cap_exp / "results.json").read_text())
+    results = json.loads((exp_root / "captionstew_captioning" / "results.json").read_text())
     for key in ("caption.bleu_4", "caption.rouge_l", "caption.cider_d", "caption.baseline.cider_d"):
-        assert cap_results[key] >= 0.0
-    assert "retrieval.t2a.R@1" not in cap_results  # no shared audio-text space
-    for task in ("voice", "speaking_rate", "instrument", "tempo", "event_class"):
-        for kind in ("linear", "mlp", "attention"):
-            assert 0.0 <= cap_results[f"probe.{task}.{kind}.pretrained"] <= 1.0
-        assert f"lowres.{task}.linear.1.random_init" in cap_results
-    assert "zeroshot.instrument" in cap_results
-    report = (cap_exp / "report" / "report.md").read_text()
-    assert "## Captioning" in report and (cap_exp / "report" / "lowres.png").is_file()
+        assert key in results
+    assert "retrieval.t2a.R@1" not in results  # no shared audio-text space
+    assert "probe.speaker.linear.gain" in results

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -449,6 +450,9 @@ class PretrainedBertTextEncoder(TextEncoder):
         freeze: bool = True  # frozen: no gradients, kept in eval mode; False: fine-tuned
         max_length: int = 128  # WordPiece tokens per caption, [CLS] and [SEP] included
         dropout: float = 0.0  # hidden and attention dropout while fine-tuning
+        # frozen only: keep the hidden states of up to this many distinct captions (CPU memory,
+        # ~4 * 384 bytes a token) and reuse them; a caption corpus repeats its captions every epoch
+        cache_size: int = 0
 
     def __init__(self, conf: "PretrainedBertTextEncoder.Config", vocab_size: int = 0, pad_id: int = 0):
         super().__init__()
@@ -474,6 +478,10 @@ class PretrainedBertTextEncoder(TextEncoder):
         if conf.freeze:
             self.bert.requires_grad_(False)
             self.bert.eval()
+        if conf.cache_size < 0 or (conf.cache_size and not conf.freeze):
+            raise ValueError(f"pretrained_bert: cache_size must be >= 0 and needs freeze: true, got "
+                             f"{conf.cache_size} with freeze {conf.freeze}")
+        self._cache: "OrderedDict[str, torch.Tensor]" = OrderedDict()
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -499,7 +507,31 @@ class PretrainedBertTextEncoder(TextEncoder):
             raise ValueError("pretrained_bert: `texts` is empty")
         if tokens is not None and len(texts) != tokens.shape[0]:
             raise ValueError(f"pretrained_bert: {len(texts)} texts for a batch of {tokens.shape[0]} token rows")
+        if self.conf.cache_size:
+            return self._cached_forward(texts)
         ids, word_lengths = self.encode_texts(texts)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.conf.freeze):
             hidden = self.bert(ids, word_lengths)
         return hidden, word_lengths
+
+    def _cached_forward(self, texts: List[str]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The frozen encoder's output from the cache where it has the caption, computed (and kept,
+        least recently used out first) where not. Each row depends only on its own caption, so the
+        result equals a full forward up to float rounding (padding is zeros either way)."""
+        device = self.bert.embeddings.word.weight.device
+        rows: List[Optional[torch.Tensor]] = [self._cache.get(text) for text in texts]
+        missing = sorted({text for text, row in zip(texts, rows) if row is None})
+        if missing:
+            ids, lengths = self.encode_texts(missing)
+            with torch.no_grad():
+                hidden = self.bert(ids, lengths).float().cpu()
+            for j, text in enumerate(missing):
+                self._cache[text] = hidden[j, : int(lengths[j])].clone()
+        for i, text in enumerate(texts):
+            self._cache.move_to_end(text)
+            rows[i] = self._cache[text]
+        while len(self._cache) > self.conf.cache_size:
+            self._cache.popitem(last=False)
+        lengths = torch.tensor([row.shape[0] for row in rows], dtype=torch.long)
+        out = nn.utils.rnn.pad_sequence(rows, batch_first=True)
+        return out.to(device), lengths.to(device)
