@@ -46,7 +46,7 @@ setup(
             "audiotext-report=audiotext.bin.report:main",
             "audiotext-train-tokenizer=audiotext.bin.train_tokenizer:main",
             "audiotext-make-stew=audiotext.bin.make_stew:main",
-            "audiotext-prepare-mini-stew=audiotext.bin.prepare_mini_stew:main",
+            "audiotext-build-captionstew-mini=audiotext.bin.build_captionstew_mini:main",
             "audiotext-export=audiotext.bin.export:main",
             "audiotext-embed=audiotext.bin.embed:main",
             "audiotext-caption=audiotext.caption:main",

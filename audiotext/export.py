@@ -1,7 +1,7 @@
 """Export a training checkpoint as a self-contained model directory, and load one back.
 
-    export_model("exp/mini_stew_contrastive/checkpoints/best", "models/mini_stew_clap")
-    task = audiotext.load_pretrained("models/mini_stew_clap")
+    export_model("exp/captionstew_contrastive/checkpoints/best", "models/captionstew_clap")
+    task = audiotext.load_pretrained("models/captionstew_clap")
 
 An export directory holds everything needed to use the model and nothing of the
 training run:

@@ -1,6 +1,6 @@
 """HEAR API over a trained checkpoint or an exported model (https://hearbenchmark.com/hear-api.html).
 
-    model = load_model("exp/mini_stew_contrastive/checkpoints/best")   # or an export dir
+    model = load_model("exp/captionstew_contrastive/checkpoints/best")   # or an export dir
     scene = get_scene_embeddings(audio, model)             # (n, scene_embedding_size)
     frames, ts = get_timestamp_embeddings(audio, model)    # (n, T, D), (n, T) in ms
 

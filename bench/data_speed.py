@@ -1,6 +1,6 @@
 """Data path speed: x real time per core and padded fraction, against a simple baseline loader.
 
-    python bench/data_speed.py --cuts egs/mini_stew/data/manifests/cuts_train.jsonl.gz
+    python bench/data_speed.py --cuts egs/captionstew/data/manifests/cuts_train.jsonl.gz
 
 Both loaders run in this process on one thread (so the number is per core):
   baseline  fixed-size random batches (batch_size=32) of soundfile + fbank per clip

@@ -3,7 +3,7 @@
     python bench/hear_speed.py [MODEL_DIR] --minutes 10
 
 MODEL_DIR is an exported model or a checkpoint directory. Without one, the mini
-recipe's architecture (egs/mini_stew/conf/train_contrastive.yaml) is built at
+recipe's architecture (egs/captionstew/conf/train_contrastive.yaml) is built at
 random initialisation, with a small sentencepiece model trained in a temp dir
 (speed does not depend on the weights or the vocabulary of the text side).
 
@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
 from audiotext import hear  # noqa: E402
 
 TARGET_CPU_S_PER_HOUR = 120.0
-RECIPE_CONFIG = ROOT / "egs" / "mini_stew" / "conf" / "train_contrastive.yaml"
+RECIPE_CONFIG = ROOT / "egs" / "captionstew" / "conf" / "train_contrastive.yaml"
 
 
 def random_init_model(tmp: Path) -> hear.HearModel:

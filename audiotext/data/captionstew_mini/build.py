@@ -59,10 +59,11 @@ def sizes(scale: float) -> Dict[str, int]:
         "scene_train": 700, "scene_probe": 360,
         "colobot_excerpts_per_track": 8,
     }
-    out = {k: max(1, int(round(v * scale))) for k, v in base.items()}
-    for key in ("espeak_probe", "music_probe", "scene_probe"):  # probe sets need every split
-        out[key] = max(out[key], 12)
-    return out
+    # floors: every probe split gets clips, and every planted defect has a clip to be planted in
+    floors = {"asterisk_probe_per_lang": 8, "asterisk_train_per_lang": 8, "espeak_train": 20, "espeak_probe": 12,
+              "music_train": 20, "music_probe": 12, "scene_train": 60, "scene_probe": 12,
+              "colobot_excerpts_per_track": 1}
+    return {k: max(floors[k], int(round(v * scale))) for k, v in base.items()}
 
 
 def _rng(seed: int, *keys) -> np.random.Generator:
@@ -464,6 +465,7 @@ def write_probes(out: Path, staging: Path, probes: Dict[str, List[dict]], jobs: 
         "spoken_language": ("asterisk", "language", "speech"),
         "speaker": ("asterisk", "speaker", "speech"),
         "sound_effect": ("colobot_sfx", "sfx_class", "sound"),
+        "sample_family": ("sonic_probe", "sample_family", "sound"),
         "instrument": ("midi", "instrument", "music"),
         "voice": ("espeak", "voice", "speech"),
         "speaking_rate": ("espeak", "speaking_rate", "speech"),
@@ -477,11 +479,33 @@ def write_probes(out: Path, staging: Path, probes: Dict[str, List[dict]], jobs: 
             items.append(Item(split=clip["probe_split"], path=(audio_dir / f"{clip['key']}.wav").resolve(),
                               id=clip["key"], custom={"label": value, "kind": clip["kind"]},
                               origin=clip["origin"]))
-        order = sorted({i.split for i in items}) if group == "colobot_sfx" else PROBE_SPLITS
+        order = sorted({i.split for i in items}) if group in ("colobot_sfx", "sonic_probe") else PROBE_SPLITS
         write_splits(task, domain, items, out / "probes" / task, split_order=order, num_jobs=jobs)
         summaries[task] = {"clips": Counter(i.split for i in items), "labels": len({i.custom["label"] for i in items}),
                            "kind": probes[group][0]["kind"]}
     return summaries
+
+
+def plan_sample_family(seed: int, sample_dir: str, folds: int = 5) -> List[dict]:
+    """The Sonic Pi recordings the scene generator keeps out of training (its probe files), each a
+    probe clip labelled with its family (percussion, music, electronic: :data:`sound.CATEGORIES`),
+    dealt into ``folds`` folds per family."""
+    assigned = sound.assign_real_splits(sound.real_files(sample_dir), SCENE_FILE_FRACTIONS, seed)
+    by_family = defaultdict(list)
+    for cls, per_split in sorted(assigned.items()):
+        for split in ("valid", "test"):
+            for name, duration in per_split[split]:
+                by_family[sound.CATEGORY[cls]].append((name, min(duration, 20.0)))
+    out = []
+    for family in sorted(by_family):
+        members = sorted(set(by_family[family]))
+        for rank, i in enumerate(_rng(seed, "sample-family", family).permutation(len(members))):
+            name, duration = members[i]
+            out.append({"key": f"sonicpi_probe_{Path(name).stem}", "path": str(Path(sample_dir) / name),
+                        "render": "file", "excerpt": duration, "pad_to": 1.0, "kind": "real",
+                        "sample_family": family, "probe_split": f"fold{rank % folds + 1}",
+                        "origin": f"sonic-pi:{Path(name).stem}"})
+    return out
 
 
 def plan_sound_effects(seed: int, folds: int = 5) -> List[dict]:
@@ -533,14 +557,15 @@ def build(out_dir, seed: int = 0, jobs: int = 2, scale: float = 1.0) -> dict:
     for clip in sonic:  # WavCaps clips are whole recordings: a short hit is heard with the silence after it
         clip.update(render="file", excerpt=clip["duration"], pad_to=1.5)
     sfx = plan_sound_effects(seed)
-    probes = {"asterisk": probe_asterisk, "colobot_sfx": sfx}
+    sonic_probe = plan_sample_family(seed, tools["sonic_pi_samples"])
+    probes = {"asterisk": probe_asterisk, "colobot_sfx": sfx, "sonic_probe": sonic_probe}
     for name, (_, probe) in synthetic.items():
         for clip in probe:
             clip["origin"] = f"captionstew_mini:{clip['key']}"
             clip.update({k: v for k, v in clip["labels"].items() if isinstance(v, (str, int))})
         probes[name] = probe
 
-    to_render = (probe_asterisk + train_asterisk + colobot + sonic + sfx
+    to_render = (probe_asterisk + train_asterisk + colobot + sonic + sfx + sonic_probe
                  + [c for pretrain, probe in synthetic.values() for c in pretrain + probe])
     log.info("captionstew_mini: rendering %d clips with %d job(s)", len(to_render), jobs)
     staging = out / "staging"

@@ -6,7 +6,7 @@ names; naming none or several is wrong. This reads what the captioning model lea
 next to the probes that read what its encoder keeps.
 
     python -m audiotext.data.captionstew_mini.caption_attributes \
-        exp/mini_stew_captioning/results_details.json data/manifests/cuts_test.jsonl.gz
+        exp/captionstew_captioning/results_details.json data/manifests/cuts_test.jsonl.gz
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shared pieces of the mini_stew generator: constants, seeding, audio helpers, tool checks."""
+"""Shared pieces of the CaptionStew-mini generators: constants, seeding, audio helpers, tool checks."""
 from __future__ import annotations
 
 import glob

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Downstream data sets for conf/eval*.yaml: each found under ${downstream_root}/<name> in its
+# Downstream data sets for conf/eval_downstream.yaml: each found under ${downstream_root}/<name> in its
 # official layout is read into ${out_dir}/<name>/cuts_*.jsonl.gz (resampled lazily to 16 kHz).
 #   local/prepare_downstream.sh --downstream_root /corpora [--names "esc50 gtzan"]
 set -euo pipefail
