@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,9 +50,12 @@ def tiny_run(tmp_path_factory):
         pytest.skip(TOOLS_MISSING)
     tmp = tmp_path_factory.mktemp("recipe")
     data, exp_root = tmp / "data", tmp / "exp"
+    # the scratch text encoder: tiny enough for a test (the default's frozen MiniLM is 22M parameters)
     args = [str(RUN), "--data_dir", str(data), "--exp_root", str(exp_root), "--exp_tag", "tiny",
-            "--local_build_opts", "--scale 0.05", "--eval_config", str(_eval_config(tmp, data)),
-            "--vocab_size", "150", "--train_args", TINY_MODEL]
+            "--objective", "contrastive_scratch", "--local_build_opts", "--scale 0.05", "--eval_config", str(_eval_config(tmp, data)),
+            "--vocab_size", "150", "--train_args", TINY_MODEL,
+            # the recipe caps the YouTube-8M AudioSetCaps clips at 60, more than this tiny build has
+            "--stew_opts", "--source-cap audiosetcaps_youtube8m=3"]
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
@@ -117,9 +121,10 @@ def test_a_real_corpus_root_swaps_its_source(tiny_run, tmp_path):
     work = tmp_path / "data"
     work.mkdir()
     (work / "captionstew_mini").symlink_to(data / "captionstew_mini")
+    path = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # data.sh alone: the venv's python
     run = subprocess.run([str(RECIPE / "local" / "data.sh"), "--data_dir", str(work)], cwd=RECIPE,
-                         capture_output=True, text=True, env={**env, "AUDIOCAPS": str(tmp_path / "AudioCaps")},
-                         timeout=300)
+                         capture_output=True, text=True,
+                         env={**env, "PATH": path, "AUDIOCAPS": str(tmp_path / "AudioCaps")}, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     summary = json.loads((work / "corpora" / "audiocaps" / "prepare_summary.json").read_text())
     assert summary["total"]["clips_written"] == expected["summary"]["total"]["clips_written"]

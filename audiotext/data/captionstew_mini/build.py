@@ -359,6 +359,7 @@ def plant_defects(corpora: Dict[str, List[dict]], probe_asterisk: List[dict]) ->
     # and Asterisk probe prompts also listed in ParaSpeechCaps' training split (same origin)
     test = [c for c in corpora["audiocaps"] if c["split"] == "test"][0]
     corpora["audiosetcaps"].append(dict(test, key=test["key"] + "_asc", split="train", shared_audio=test["key"],
+                                        subset="vggsound",
                                         captions=["A recording in which " + test["captions"][0][0].lower()
                                                   + test["captions"][0][1:]]))
     planted["eval_overlap"].append(f"audiosetcaps {test['yt']} = audiocaps test")
@@ -372,7 +373,8 @@ def plant_defects(corpora: Dict[str, List[dict]], probe_asterisk: List[dict]) ->
         planted["eval_overlap"].append(f"paraspeechcaps {copy['key']} = probe clip {clip['key']}")
     # merged across corpora: AudioCaps training clips also captioned by AudioSetCaps
     for clip in audiocaps[2:5]:
-        corpora["audiosetcaps"].append(dict(clip, key=clip["key"] + "_asc", shared_audio=clip["key"],
+        # in the VGGSound file: the YouTube-8M cap must not take a merge partner away
+        corpora["audiosetcaps"].append(dict(clip, key=clip["key"] + "_asc", shared_audio=clip["key"], subset="vggsound",
                                             captions=[f"The audio captures a scene in which {clip['captions'][0][0].lower()}"
                                                       f"{clip['captions'][0][1:]}"]))
         planted["merged_across_corpora"].append(f"audiocaps/audiosetcaps {clip['yt']}")

@@ -153,7 +153,7 @@ def audiosetcaps(root: Path, clips: List[dict]) -> Dict[str, str]:
     for clip in clips:
         if clip["split"] != "train":
             raise ValueError(f"AudioSetCaps has only training data, clip {clip['key']} is in {clip['split']}")
-        subset = _subset_of(clip, tuple(files))
+        subset = clip.get("subset") or _subset_of(clip, tuple(files))
         start = int(clip["start"])
         if subset == "audioset":
             ident = f"Y{clip['yt']}"
