@@ -8,6 +8,8 @@ turned into a dataclass, so an unknown key is an error naming its full key path
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 import typing
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
@@ -144,6 +146,18 @@ def apply_overrides(data: Dict[str, Any], overrides: Sequence[str]) -> Dict[str,
             node = child
         node[path[-1]] = value
     return data
+
+
+def expand_path(value: str, where: str) -> Path:
+    """``value`` with ``$NAME`` / ``${NAME}`` replaced from the environment (recipes export
+    ``DATA_DIR``, so an evaluation config can name ``${DATA_DIR}/...``); a variable that is not set
+    is a ValueError naming it and ``where``, never a path with a literal ``$`` in it."""
+    expanded = os.path.expandvars(str(value))
+    if "$" in expanded:
+        names = sorted(set(re.findall(r"\$\{?(\w+)", expanded)))
+        raise ValueError(f"{where}: {value!r} names environment variable(s) {', '.join(names)} that are not set "
+                         f"(the recipe's run.sh exports DATA_DIR; set it when running a command by hand)")
+    return Path(expanded)
 
 
 def load_yaml(path: Union[str, Path]) -> Dict[str, Any]:

@@ -191,3 +191,14 @@ def test_save_and_reload_is_equal(tmp_path):
     assert plain["trainer"]["max_steps"] == 7
     assert plain["encoder_conf"]["subsampling_channels"] == TransformerAudioEncoder.Config().subsampling_channels
     assert set(plain) == set(vars(ExperimentConfig()))
+
+
+def test_expand_path_reads_the_environment_and_names_what_is_unset(monkeypatch):
+    from audiotext.config import expand_path
+
+    monkeypatch.setenv("DATA_DIR", "/d")
+    assert expand_path("${DATA_DIR}/probes/x", "here") == Path("/d/probes/x")
+    assert expand_path("$DATA_DIR/y", "here") == Path("/d/y")
+    monkeypatch.delenv("DATA_DIR")
+    with pytest.raises(ValueError, match=r"probe x: .*DATA_DIR"):
+        expand_path("${DATA_DIR}/probes/x", "probe x")

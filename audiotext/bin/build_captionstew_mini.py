@@ -31,7 +31,7 @@ def main(argv=None) -> int:
 
     try:
         summary = build(args.out, seed=args.seed, jobs=args.jobs, scale=args.scale)
-    except (MissingToolError, FileNotFoundError) as err:
+    except (MissingToolError, OSError) as err:  # OSError: an --out that cannot be written, a missing file
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=2))

@@ -40,21 +40,27 @@ def downstream_manifests(eval_config: Path, out_dir: Path) -> list:
     itself is never an evaluation set."""
     import yaml
 
+    from audiotext.config import expand_path
+
     if not eval_config.is_file():
         raise FileNotFoundError(f"--eval-config: not found: {eval_config}")
-    conf = yaml.safe_load(eval_config.read_text()) or {}
+    try:
+        conf = yaml.safe_load(eval_config.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"--eval-config {eval_config}: not valid YAML: {err}") from None
     found = []
     for probe in conf.get("probes") or []:
         cuts_dir = (probe or {}).get("cuts_dir")
         if not cuts_dir:
             continue  # the run's own manifests
-        directory = Path(cuts_dir)
+        directory = expand_path(cuts_dir, f"{eval_config}: probe {(probe or {}).get('name', '?')} cuts_dir")
         if directory.resolve() == out_dir.resolve():
             continue
         manifests = sorted(directory.glob("cuts_*.jsonl.gz"))
         if not manifests:
-            log.warning("%s: probe %s has no manifests in %s yet (local/prepare_downstream.sh): training data "
-                        "is NOT checked for overlap with it", eval_config, probe.get("name"), directory)
+            log.warning("%s: probe %s has no manifests in %s yet (prepared by local/prepare_downstream.sh, or "
+                        "by stage 0 for CaptionStew-mini's probes): training data is NOT checked for overlap "
+                        "with it", eval_config, probe.get("name"), directory)
         found += [str(m) for m in manifests]
     return found
 

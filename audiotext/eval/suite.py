@@ -22,6 +22,7 @@ import torch
 
 from audiotext.data.dataset import load_cuts
 from audiotext.decoding import DecodeConfig
+from audiotext.config import expand_path
 from audiotext.eval import diagnostics, probe_models
 from audiotext.eval.captioning import caption_results, most_frequent_caption
 from audiotext.eval.embeddings import EmbeddedSet, embed_cuts, embed_texts
@@ -116,7 +117,7 @@ def resolve_tasks(conf: EvalConfig, cuts_dir: str) -> List[_TaskData]:
             raise ValueError(f"probe task {spec.name}: unknown probe kind(s) {bad}; valid: {list(probe_models.KINDS)}")
         if any(not 0.0 < f <= 1.0 for f in spec.fractions):
             raise ValueError(f"probe task {spec.name}: fractions must be in (0, 1], got {spec.fractions}")
-        root = Path(spec.cuts_dir or cuts_dir)
+        root = expand_path(spec.cuts_dir, f"probe task {spec.name}: cuts_dir") if spec.cuts_dir else Path(cuts_dir)
         if spec.folds:
             if len(spec.folds) < 3:
                 raise ValueError(f"probe task {spec.name}: k-fold needs at least 3 folds, got {len(spec.folds)}")

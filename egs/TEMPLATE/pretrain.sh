@@ -47,6 +47,8 @@ done
 [ "$#" -eq 0 ] || { echo "$0: unexpected arguments: $*" >&2; exit 2; }
 
 recipe="$(basename "$(pwd)")"
+# evaluation configs name their probe sets as ${DATA_DIR}/... (audiotext.config.expand_path)
+export DATA_DIR="${data_dir}"
 manifest_dir="${manifest_dir:-${data_dir}/manifests}"
 tokenizer_dir="${tokenizer_dir:-${data_dir}/tokenizer}"
 train_config="${train_config:-conf/train_${objective}.yaml}"

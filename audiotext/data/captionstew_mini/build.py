@@ -539,6 +539,7 @@ def build(out_dir, seed: int = 0, jobs: int = 2, scale: float = 1.0) -> dict:
     started = time.time()
     tools = check_tools()
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)  # an --out that cannot be written fails here, before any work
     sz = sizes(scale)
     for sub in ("corpora", "probes", "staging"):  # a rebuild must not leave an earlier build's files behind
         if (out / sub).exists():
