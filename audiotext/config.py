@@ -150,14 +150,14 @@ def apply_overrides(data: Dict[str, Any], overrides: Sequence[str]) -> Dict[str,
 
 def expand_path(value: str, where: str) -> Path:
     """``value`` with ``$NAME`` / ``${NAME}`` replaced from the environment (recipes export
-    ``DATA_DIR``, so an evaluation config can name ``${DATA_DIR}/...``); a variable that is not set
-    is a ValueError naming it and ``where``, never a path with a literal ``$`` in it."""
-    expanded = os.path.expandvars(str(value))
-    if "$" in expanded:
-        names = sorted(set(re.findall(r"\$\{?(\w+)", expanded)))
+    ``DATA_DIR``, so an evaluation config can name ``${DATA_DIR}/...``); a variable that is not set,
+    or set empty, is a ValueError naming it and ``where``."""
+    # an empty variable counts as unset: "${DATA_DIR}/x" must not quietly become "/x"
+    names = sorted({name for name in re.findall(r"\$\{?(\w+)", str(value)) if not os.environ.get(name)})
+    if names:
         raise ValueError(f"{where}: {value!r} names environment variable(s) {', '.join(names)} that are not set "
                          f"(the recipe's run.sh exports DATA_DIR; set it when running a command by hand)")
-    return Path(expanded)
+    return Path(os.path.expandvars(str(value)))
 
 
 def load_yaml(path: Union[str, Path]) -> Dict[str, Any]:

@@ -202,3 +202,6 @@ def test_expand_path_reads_the_environment_and_names_what_is_unset(monkeypatch):
     monkeypatch.delenv("DATA_DIR")
     with pytest.raises(ValueError, match=r"probe x: .*DATA_DIR"):
         expand_path("${DATA_DIR}/probes/x", "probe x")
+    monkeypatch.setenv("DATA_DIR", "")  # set but empty: not "/probes/x"
+    with pytest.raises(ValueError, match=r"probe x: .*DATA_DIR"):
+        expand_path("${DATA_DIR}/probes/x", "probe x")

@@ -38,7 +38,7 @@ import numpy as np
 import soundfile as sf
 
 from . import captions, layouts, music, real, sound, speech
-from .common import SAMPLE_RATE, check_tools, fade, normalize_and_write, resample
+from .common import SAMPLE_RATE, check_tools, fade, normalize_and_write, resample, split_counts
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,7 @@ def youtube_like_id(*keys) -> str:
     return "".join(alphabet[b % 64] for b in digest[:11])
 
 
-def _probe_split_counts(n: int) -> Dict[str, int]:
-    valid, test = max(1, round(n * 0.15)), max(1, round(n * 0.25))
-    return {"train": n - valid - test, "valid": valid, "test": test}
+PROBE_FRACTIONS = (0.6, 0.15, 0.25)  # probe train / valid / test
 
 
 # --- planning: real recordings ---------------------------------------------------------------
@@ -103,7 +101,7 @@ def plan_asterisk(seed: int, n_probe: int, n_train: int) -> Tuple[List[dict], Li
         short = [p for p in prompts if durations[p.name] < 1.0]
         order = [usable[i] for i in _rng(seed, "asterisk", lang).permutation(len(usable))]
         held = order[:n_probe]
-        counts = _probe_split_counts(len(held))
+        counts = split_counts(len(held), PROBE_FRACTIONS)
         splits = [s for s in PROBE_SPLITS for _ in range(counts[s])]
         for prompt, split in zip(held, splits):
             probe.append({"key": f"asterisk_{lang}_{prompt.name.replace('/', '_')}", "split": split,
@@ -167,6 +165,9 @@ def plan_colobot_music(seed: int, per_track: int, jobs: int = 1) -> List[dict]:
     return out
 
 
+MUSICAL = {"synth_bass", "guitar", "drum_loop"}  # Sonic Pi classes counted as music in the summary
+
+
 def plan_sonic_pi_singles(sample_dir: str, train_files: Sequence[str]) -> List[dict]:
     """Each Sonic Pi recording the scene generator may use in training, also as a clip of its own."""
     out = []
@@ -179,8 +180,6 @@ def plan_sonic_pi_singles(sample_dir: str, train_files: Sequence[str]) -> List[d
                             "duration": min(_duration(path), 20.0), "title": Path(name).stem.replace("_", " ")})
     return out
 
-
-MUSICAL = {"synth_bass", "guitar", "drum_loop"}
 
 
 # --- planning: synthetic and sampled audio ----------------------------------------------------
@@ -200,7 +199,7 @@ def plan_synthetic(seed: int, sz: Dict[str, int], sample_dir: str) -> Dict[str, 
     for name, planner, train_key, probe_key in (("espeak", speech.plan, "espeak_train", "espeak_probe"),
                                                  ("midi", music.plan, "music_train", "music_probe"),
                                                  ("scene", None, "scene_train", "scene_probe")):
-        probe_counts = _probe_split_counts(sz[probe_key])
+        probe_counts = split_counts(sz[probe_key], PROBE_FRACTIONS)
         counts = {"train": sz[train_key] + probe_counts["train"], "valid": probe_counts["valid"],
                   "test": probe_counts["test"]}
         n = sum(counts.values())
@@ -213,7 +212,7 @@ def plan_synthetic(seed: int, sz: Dict[str, int], sample_dir: str) -> Dict[str, 
         package = {"espeak": "espeak-ng", "midi": "fluidsynth+fluid-soundfont-gm", "scene": "sonic-pi-samples+synthesis"}
         for clip in clips:
             clip.update({"key": f"{name}_{clip['id']}", "render": name, "kind": kind, "package": package[name]})
-        for k, clip in enumerate(probe):  # probe split: the generator's valid/test, the rest of its train
+        for clip in probe:  # probe split: the generator's valid/test, the rest of its train
             clip["probe_split"] = clip["split"]
         out[name] = (pretrain, probe)
     return out

@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 ASTERISK_ROOT = "/usr/share/asterisk/sounds"
 ASTERISK_DOC = "/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz"
@@ -139,7 +139,3 @@ def colobot_music(root: str = COLOBOT_ROOT) -> List[str]:
         raise FileNotFoundError(f"no music under {folder}; install colobot-common-sounds")
     return tracks
 
-
-def find_fluid_soundfont() -> Optional[str]:
-    path = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
-    return path if os.path.isfile(path) else None
