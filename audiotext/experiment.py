@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional, Sequence
 
 from audiotext.config import ConfigError, apply_overrides, dataclass_from_dict, dump_yaml, load_yaml, to_plain
 from audiotext.data.dataset import DataConfig
-from audiotext.train.trainer import OptimConfig, TrainerConfig
+from audiotext.train.trainer import TrainerConfig
 
 # component key -> registry attribute path, resolved lazily to keep imports light
 COMPONENTS = {
@@ -16,6 +16,8 @@ COMPONENTS = {
     "encoder": ("audiotext.models.encoders", "ENCODERS"),
     "text_encoder": ("audiotext.models.text_encoders", "TEXT_ENCODERS"),
     "objective": ("audiotext.objectives", "OBJECTIVES"),
+    "optim": ("audiotext.train.optim", "OPTIMIZERS"),
+    "scheduler": ("audiotext.train.optim", "SCHEDULERS"),
 }
 
 
@@ -31,8 +33,11 @@ class ExperimentConfig:
     text_encoder_conf: Dict[str, Any] = field(default_factory=dict)
     objective: str = "contrastive"
     objective_conf: Dict[str, Any] = field(default_factory=dict)
+    optim: str = "adamw"
+    optim_conf: Dict[str, Any] = field(default_factory=dict)
+    scheduler: str = "warmup_cosine"
+    scheduler_conf: Dict[str, Any] = field(default_factory=dict)
     data: DataConfig = field(default_factory=DataConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
 
@@ -45,6 +50,9 @@ def registry_of(component: str):
 
 def resolve(data: Dict[str, Any], where: str = "config") -> ExperimentConfig:
     """Validate every key (component confs against their registered Config) and fill defaults."""
+    if isinstance(data.get("optim"), dict):  # the layout before optimizers were registered components
+        raise ConfigError(f"{where}: optim is the optimizer's name (optim: adamw) with its settings in optim_conf; "
+                          "warmup_steps and min_lr_ratio belong in scheduler_conf, grad_clip in trainer")
     exp = dataclass_from_dict(ExperimentConfig, data, where)
     for component in COMPONENTS:
         name = getattr(exp, component)

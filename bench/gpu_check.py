@@ -104,7 +104,6 @@ def _train_cli(report, workdir: Path, name: str, overrides, steps: int) -> Path:
         data: {{train_cuts: {cuts}, valid_cuts: {cuts}, max_duration: 30, num_buckets: 2, num_workers: 2}}
         trainer: {{max_steps: {steps}, valid_interval: {steps // 2}, save_interval: {steps // 2}, log_interval: 10,
                    progress_bar: false}}
-        task_conf: {{normalization_clips: 16}}
     """))
     exp_dir = workdir / name
     start = time.time()

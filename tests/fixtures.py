@@ -61,8 +61,8 @@ def tiny_train_config(cuts: Path, max_steps: int, save_interval: int) -> str:
         "encoder_conf: {d_model: 32, num_layers: 1, num_heads: 2, d_ff: 64, subsampling_channels: 8}\n"
         "text_encoder_conf: {d_model: 32, num_layers: 1, num_heads: 2, d_ff: 64}\n"
         "objective_conf: {embed_dim: 16}\n"
-        f"data: {{train_cuts: {cuts}, valid_cuts: {cuts}, max_duration: 8, num_buckets: 2, num_workers: 0}}\n"
+        f"data: {{train_cuts: {cuts}, valid_cuts: {cuts}, max_duration: 8, num_buckets: 2, num_workers: 0, "
+        "feature_stats_clips: 4}\n"
         f"trainer: {{max_steps: {max_steps}, save_interval: {save_interval}, valid_interval: {save_interval}, "
         "log_interval: 1, progress_bar: false}\n"
-        "task_conf: {normalization_clips: 4}\n"
     )

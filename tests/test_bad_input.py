@@ -34,7 +34,6 @@ def build(objective="contrastive", objective_conf=None):
         "encoder_conf": {"d_model": 32, "num_layers": 1, "num_heads": 2, "d_ff": 64, "subsampling_channels": 8},
         "text_encoder_conf": {"d_model": 32, "num_layers": 1, "num_heads": 2, "d_ff": 64},
         "objective": objective, "objective_conf": objective_conf or {"embed_dim": 16},
-        "task_conf": {"normalization_clips": 100},
     })
     torch.manual_seed(0)
     return build_task(exp).eval(), exp
@@ -114,17 +113,24 @@ def test_training_batches_skip_and_count(corpus, task):
     conf = DataConfig(max_duration=100, num_buckets=1, num_workers=0, specaug=SpecAugmentConfig(enabled=False))
     ds = AudioCaptionDataset(task.tokenizer, conf, train=False, min_samples=task.min_input_samples)
     batch = ds[corpus["cuts"]]
-    assert batch["cut_ids"] == corpus["good"] + ["edge"]
-    assert dict(batch["skipped"]) == {"huge": "out_of_range", "short": "too_short"}
-    assert torch.isfinite(batch["features"]).all()
+    assert batch.cut_ids == corpus["good"] + ["edge"]
+    assert dict(batch.skipped) == {"huge": "out_of_range", "short": "too_short"}
+    assert torch.isfinite(batch.features).all()
     # the default minimum is the default encoder's: the same answer without the task
     assert AudioCaptionDataset(task.tokenizer, conf, train=False).min_samples == MIN_SAMPLES
 
 
-def test_feature_statistics_leave_unusable_clips_out(corpus):
-    task, _ = build()
-    task.prepare(corpus["cuts"])
-    assert task.statistics_skipped == {"out_of_range": 1, "too_short": 1}
+def test_feature_statistics_leave_unusable_clips_out(corpus, tmp_path):
+    from audiotext.data.feature_stats import compute_feature_stats
+    from audiotext.data.sources import SourceConfig, open_sources
+
+    task, exp = build()
+    manifest = tmp_path / "cuts.jsonl.gz"
+    corpus["cuts"].to_file(manifest)
+    sources = open_sources([SourceConfig("bad", str(manifest))], tmp_path / "index")
+    stats = compute_feature_stats(sources, exp.data.fbank, task.min_input_samples, num_clips=100)
+    assert stats["skipped"] == {"out_of_range": 1, "too_short": 1} and stats["clips"] == len(sources) - 2
+    task.prepare(stats)
     usable = [c for c in corpus["cuts"] if c.id not in ("huge", "short")]
     feats = torch.cat([task.fbank(load_checked_audio(c, SR)[0]).double() for c in usable])
     assert torch.allclose(task.feature_mean.double(), feats.mean(0), atol=1e-5)
@@ -145,7 +151,6 @@ def test_training_runs_on_past_audio_far_beyond_full_scale(corpus, tmp_path):
         f"data: {{train_cuts: {corpus['manifest']}, valid_cuts: {corpus['manifest']}, max_duration: 3, "
         "num_buckets: 1, num_workers: 0}\n"
         "trainer: {max_steps: 2, save_interval: 2, valid_interval: 2, progress_bar: false}\n"
-        "task_conf: {normalization_clips: 100}\n"
     )
     assert train_cli.main(["--config", str(config), "--exp-dir", str(tmp_path / "exp"), "--threads", "1"]) == 0
     summary = json.loads((tmp_path / "exp" / "train_summary.json").read_text())

@@ -14,7 +14,6 @@ from tests.fixtures import make_corpus
 
 CONFIG = {
     "task": "pretrain",
-    "task_conf": {"normalization_clips": 8},
     "tokenizer": "byte",
     "encoder": "transformer",
     "encoder_conf": {"d_model": 32, "num_layers": 1, "num_heads": 2, "d_ff": 64, "subsampling_channels": 8,
@@ -25,7 +24,7 @@ CONFIG = {
     "objective_conf": {"embed_dim": 32},
     "data": {"max_duration": 4.0, "num_buckets": 1, "num_workers": 0, "max_caption_tokens": 40,
              "specaug": {"enabled": False}},
-    "optim": {"lr": 0.001, "warmup_steps": 2},
+    "optim_conf": {"lr": 0.001}, "scheduler_conf": {"warmup_steps": 2},
     "trainer": {"max_steps": 6, "save_interval": 3, "valid_interval": 3, "log_interval": 1,
                 "progress_bar": False, "precision": "fp32"},
 }
@@ -101,9 +100,11 @@ def test_train_writes_complete_checkpoints(first_run):
     s6, w6 = assert_complete(ckroot / "step-00000006")
     assert s3["step"] == 3 and s6["step"] == 6
     assert s6["scheduler"]["last_epoch"] == 6
-    assert set(s6) >= {"optimizer", "scheduler", "step", "epoch", "best_valid", "rng", "sampler", "skipped"}
+    assert set(s6) == {"optimizer", "scheduler", "step", "epoch", "best_valid", "world_size"}
     assert {float(v["step"]) for v in s6["optimizer"]["state"].values()} == {6.0}
-    assert s6["sampler"] is not None and s6["skipped"] == {}
+    rank0 = torch.load(ckroot / "step-00000006" / "rank_state.0.pt", weights_only=True)
+    assert rank0["skipped"] == {} and set(rank0["data"]) == {"epoch", "batches_consumed", "world_size"}
+    assert rank0["data"]["epoch"] == s6["epoch"] and rank0["data"]["world_size"] == 1
     assert 0 < s6["best_valid"] < float("inf")
     assert_complete(ckroot / "best")
     # the feature statistics from prepare() are saved with the weights

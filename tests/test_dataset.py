@@ -6,8 +6,8 @@ import torch
 from lhotse import CutSet, Recording, SupervisionSegment
 
 from audiotext.data.audio_checks import load_checked_audio
-from audiotext.data.dataset import (AudioCaptionDataset, DataConfig, SkipCounter, SpecAugmentConfig, load_cuts,
-                                    make_loader)
+from audiotext.data.dataset import AudioCaptionDataset, DataConfig, SkipCounter, SpecAugmentConfig
+from audiotext.data.sources import SourceConfig, make_stream, open_sources
 from audiotext.data.features import FbankConfig
 from audiotext.tokenizers.byte import ByteTokenizer
 from tests.fixtures import SR, make_corpus
@@ -62,18 +62,18 @@ def caption_of(cut):
 
 def check_batch(batch, corpus, tok):
     """Layout of one non-empty batch; returns the cut ids it holds."""
-    b = batch["num_cuts"]
-    assert b == len(batch["cut_ids"]) == len(batch["captions"]) > 0
-    feats, flens = batch["features"], batch["feature_lens"]
+    b = batch.num_cuts
+    assert b == len(batch.cut_ids) == len(batch.captions) > 0
+    feats, flens = batch.features, batch.feature_lens
     assert feats.dtype == torch.float32 and feats.dim() == 3
     assert feats.shape[0] == b and feats.shape[2] == 80
     assert flens.shape == (b,) and flens.dtype == torch.long
     assert int(flens.max()) == feats.shape[1] and (flens <= feats.shape[1]).all()
     assert torch.isfinite(feats).all()
     shift = FbankConfig().sample_rate * FbankConfig().frame_shift_ms // 1000  # 160 samples
-    tokens, tlens = batch["tokens"], batch["token_lens"]
+    tokens, tlens = batch.tokens, batch.token_lens
     assert tokens.shape == (b, int(tlens.max())) and tokens.dtype == torch.long
-    for i, cut_id in enumerate(batch["cut_ids"]):
+    for i, cut_id in enumerate(batch.cut_ids):
         cut = corpus["by_id"][cut_id]
         # snip_edges=false: one frame per started shift, centred on it
         assert int(flens[i]) == (cut.num_samples + shift // 2) // shift
@@ -82,8 +82,8 @@ def check_batch(batch, corpus, tok):
         assert tokens[i, n - 1] == tok.eos_id
         assert (tokens[i, n:] == tok.pad_id).all()
         assert not (tokens[i, 1:n - 1] == tok.pad_id).any()
-        assert tok.decode(tokens[i, 1:n - 1].tolist()) == caption_of(cut) == batch["captions"][i]
-    return list(batch["cut_ids"])
+        assert tok.decode(tokens[i, 1:n - 1].tolist()) == caption_of(cut) == batch.captions[i]
+    return list(batch.cut_ids)
 
 
 # ---------------------------------------------------------------- one clip at a time
@@ -159,19 +159,19 @@ def test_dataset_getitem_skips_bad_and_keeps_good(corpus, train):
     ds = AudioCaptionDataset(tokenizer=tok, conf=conf, train=train)
     assert (ds.specaug is not None) == train
     batch = ds[corpus["cuts"]]
-    assert batch["num_cuts"] == len(corpus["good"])
-    assert batch["cut_ids"] == corpus["good"]  # the input order, bad clips left out
+    assert batch.num_cuts == len(corpus["good"])
+    assert batch.cut_ids == corpus["good"]  # the input order, bad clips left out
     check_batch(batch, corpus, tok)
     if not train:  # no SpecAugment: padding frames are exactly zero
-        for i, n in enumerate(batch["feature_lens"].tolist()):
-            assert (batch["features"][i, n:] == 0).all()
-            assert batch["features"][i, :n].abs().sum() > 0
-    reasons = dict(batch["skipped"])
+        for i, n in enumerate(batch.feature_lens.tolist()):
+            assert (batch.features[i, n:] == 0).all()
+            assert batch.features[i, :n].abs().sum() > 0
+    reasons = dict(batch.skipped)
     assert set(reasons) == set(corpus["bad"].values())
     for kind, cut_id in corpus["bad"].items():
         assert reasons[cut_id] == EXPECTED[kind], kind
     counter = SkipCounter()
-    counter.update(batch)
+    counter.update(batch.skipped)
     assert counter.total == 5
     assert dict(counter.counts) == {"unreadable": 2, "truncated": 1, "empty": 1, "non_finite": 1}
     assert counter.examples["non_finite"] == [corpus["bad"]["nan"]]
@@ -181,8 +181,8 @@ def test_dataset_all_bad_batch_is_empty(corpus):
     ds = AudioCaptionDataset(tokenizer=ByteTokenizer(), conf=data_conf(), train=False)
     bad = corpus["cuts"].subset(cut_ids=[corpus["bad"]["garbage"], corpus["bad"]["deleted"]])
     batch = ds[bad]
-    assert batch["num_cuts"] == 0 and "features" not in batch and "tokens" not in batch
-    assert sorted(r for _, r in batch["skipped"]) == ["unreadable", "unreadable"]
+    assert batch.num_cuts == 0 and batch.features is None and batch.tokens is None
+    assert sorted(r for _, r in batch.skipped) == ["unreadable", "unreadable"]
 
 
 def test_no_caption_and_too_short(tmp_path):
@@ -200,37 +200,37 @@ def test_no_caption_and_too_short(tmp_path):
         cuts.append(cut)
     ds = AudioCaptionDataset(tokenizer=ByteTokenizer(), conf=data_conf(), train=False)
     batch = ds[CutSet.from_cuts(cuts)]
-    assert batch["cut_ids"] == ["ok"] and batch["captions"] == ["ok sound"]
-    assert dict(batch["skipped"]) == {"short": "too_short", "nocap": "no_caption"}
+    assert batch.cut_ids == ["ok"] and batch.captions == ["ok sound"]
+    assert dict(batch.skipped) == {"short": "too_short", "nocap": "no_caption"}
 
 
 def test_caption_truncated_to_max_tokens(corpus):
     tok = ByteTokenizer()
     ds = AudioCaptionDataset(tokenizer=tok, conf=data_conf(max_caption_tokens=6), train=False)
     batch = ds[corpus["cuts"].subset(cut_ids=corpus["good"][:3])]
-    assert batch["tokens"].shape[1] == 6 and (batch["token_lens"] == 6).all()
-    assert (batch["tokens"][:, 0] == tok.bos_id).all() and (batch["tokens"][:, 5] == tok.eos_id).all()
-    for i, cap in enumerate(batch["captions"]):
-        assert tok.decode(batch["tokens"][i, 1:5].tolist()) == cap[:4]
+    assert batch.tokens.shape[1] == 6 and (batch.token_lens == 6).all()
+    assert (batch.tokens[:, 0] == tok.bos_id).all() and (batch.tokens[:, 5] == tok.eos_id).all()
+    for i, cap in enumerate(batch.captions):
+        assert tok.decode(batch.tokens[i, 1:5].tolist()) == cap[:4]
 
 
 # ---------------------------------------------------------------- the full DataLoader
 
 @pytest.mark.parametrize("num_workers", [0, 1])
-def test_loader_over_corrupt_corpus(corpus, num_workers):
+def test_loader_over_corrupt_corpus(corpus, num_workers, tmp_path):
     tok = ByteTokenizer()
     conf = data_conf(num_workers=num_workers)
-    cuts = load_cuts(corpus["manifest"], "train_cuts")
-    loader, sampler = make_loader(cuts, tok, conf, train=False)
+    sources = open_sources([SourceConfig("toy", corpus["manifest"])], tmp_path / "index")
+    stream = make_stream(sources, AudioCaptionDataset(tok, conf, train=False), conf, seed=0, train=False)
     counter = SkipCounter()
     seen = []
     batches = 0
-    for batch in loader:
+    for batch in stream:
         batches += 1
-        counter.update(batch)
-        if batch["num_cuts"]:
+        counter.update(batch.skipped)
+        if batch.num_cuts:
             seen += check_batch(batch, corpus, tok)
-            assert float(batch["feature_lens"].sum()) > 0
+            assert float(batch.feature_lens.sum()) > 0
     assert batches >= 3  # max_duration=6 s over ~20 s of audio: several batches
     assert sorted(seen) == sorted(corpus["good"])  # every good clip exactly once
     assert counter.total == 5
@@ -260,7 +260,7 @@ def test_caption_style_weights_steer_the_draw(tmp_path):
         conf = DataConfig(caption_style_weights=weights)
         conf.specaug.enabled = False
         ds = AudioCaptionDataset(ByteTokenizer(), conf, train=True, seed=0)
-        return sum(ds[one]["captions"][0] == "the transcript" for _ in range(400)) / 400
+        return sum(ds.make_batch(one, epoch=0, index=i).captions[0] == "the transcript" for i in range(400)) / 400
 
     assert 0.4 < share_of_transcripts({}) < 0.6
     assert 0.15 < share_of_transcripts({"transcript": 0.25}) < 0.25

@@ -15,7 +15,8 @@ from audiotext import hear
 from audiotext.bin import embed as embed_cli
 from audiotext.bin import export as export_cli
 from audiotext.bin.train import checkpoint_config
-from audiotext.data.dataset import load_cuts
+from audiotext.data.feature_stats import compute_feature_stats
+from audiotext.data.sources import SourceConfig, open_sources
 from audiotext.experiment import build_task, load_task_from_dir, resolve
 from audiotext.export import ExportError, export_model
 from audiotext.tokenizers.sentencepiece import train_sentencepiece
@@ -39,11 +40,12 @@ def checkpoint(tmp_path_factory):
         "text_encoder_conf": {"d_model": 32, "num_layers": 1, "num_heads": 2, "d_ff": 64},
         "objective_conf": {"embed_dim": 16},
         "data": {"train_cuts": str(cuts)},
-        "task_conf": {"normalization_clips": 8},
     })
     torch.manual_seed(0)
     task = build_task(exp)
-    task.prepare(load_cuts(str(cuts)))  # real feature statistics, so normalisation is exercised
+    sources = open_sources([SourceConfig("toy", str(cuts))], root / "index")
+    # real feature statistics, so normalisation is exercised
+    task.prepare(compute_feature_stats(sources, exp.data.fbank, task.min_input_samples, num_clips=8))
     exp_dir = root / "exp"
     files = checkpoint_config(exp, exp_dir)
     ckpt = save_checkpoint(exp_dir / "checkpoints" / "best", task, {"step": 0}, files)

@@ -27,7 +27,6 @@ def checkpoint(tmp_path_factory):
         objective_conf: {{embed_dim: 16}}
         data: {{train_cuts: {cuts}, max_duration: 10, num_buckets: 1, num_workers: 0}}
         trainer: {{max_steps: 2, save_interval: 2, progress_bar: false}}
-        task_conf: {{normalization_clips: 4}}
     """))
     assert train_cli.main(["--config", str(config), "--exp-dir", str(root / "exp")]) == 0
     return root / "exp" / "checkpoints" / "best"

@@ -62,7 +62,6 @@ def test_user_dir_objective_trains_from_yaml(tmp_path):
         data: {{train_cuts: {cuts}, max_duration: 12, num_buckets: 1, num_workers: 0,
                specaug: {{enabled: false}}}}
         trainer: {{max_steps: 3, log_interval: 1, save_interval: 3, progress_bar: false}}
-        task_conf: {{normalization_clips: 4}}
     """))
     exp_dir = tmp_path / "exp"
     rc = train_cli.main(["--config", str(config), "--exp-dir", str(exp_dir), "--user-dir", str(plugin)])

@@ -26,7 +26,7 @@ TINY_MODEL = " ".join([
     "encoder_conf.subsampling_channels=8", "text_encoder_conf.d_model=32", "text_encoder_conf.num_layers=1",
     "text_encoder_conf.num_heads=2", "text_encoder_conf.d_ff=64", "objective_conf.embed_dim=32",
     "trainer.max_steps=12", "trainer.valid_interval=6", "trainer.save_interval=6", "trainer.progress_bar=false",
-    "data.max_duration=60", "data.num_buckets=2", "optim.warmup_steps=3", "task_conf.normalization_clips=20",
+    "data.max_duration=60", "data.num_buckets=2", "scheduler_conf.warmup_steps=3", "data.feature_stats_clips=20",
 ])
 
 try:

@@ -1,11 +1,14 @@
 """Train a task from one YAML: ``python -m audiotext.bin.train --config C --exp-dir D [key.path=value ...]``.
 
-Runs as one process or under torchrun (``torchrun --nproc_per_node N -m audiotext.bin.train ...``).
+Runs as one process or under torchrun (``torchrun --nproc_per_node N -m audiotext.bin.train ...``;
+multi-node: docs/training.md). With ``--resume`` it continues from the newest checkpoint in
+``--exp-dir``; a run restarted by torchrun (``--max-restarts``) always resumes.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +34,88 @@ def checkpoint_config(exp, exp_dir: Path) -> dict:
     return files
 
 
+def feature_stats_for(exp, task, sources) -> dict:
+    """The statistics a new run normalises with: ``data.feature_stats``, or computed now from the
+    same random sample the data stage draws."""
+    from audiotext.data.feature_stats import compute_feature_stats, read_feature_stats
+
+    if exp.data.feature_stats:
+        return read_feature_stats(exp.data.feature_stats, exp.data.fbank.num_mel_bins)
+    log.info("data.feature_stats not given: computing them from %d random clips", exp.data.feature_stats_clips)
+    return compute_feature_stats(sources, exp.data.fbank, task.min_input_samples, exp.data.feature_stats_clips,
+                                 seed=exp.trainer.seed)
+
+
+def run(args) -> int:
+    from audiotext.train import distributed
+
+    device = distributed.init_from_env()
+    setup_logging()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    load_plugins(args)
+    try:
+        setup = _set_up(args, device)
+    except (ConfigError, FileNotFoundError, ValueError) as err:  # config, data and checkpoint errors
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    trainer, data, valid_data = setup
+    summary = trainer.fit(data, valid_data)
+    log.info("done: %s", {k: v for k, v in summary.items() if k != "skipped_audio"})
+    if summary["skipped_audio"]["total"]:
+        log.warning("skipped audio: %s", summary["skipped_audio"]["by_reason"])
+    return 0
+
+
+def _set_up(args, device):
+    from audiotext.data.sources import SourceSet, index_manifest, make_stream, training_sources
+    from audiotext.experiment import build_task, load_experiment, save_experiment
+    from audiotext.train import distributed
+    from audiotext.train.trainer import Trainer
+
+    exp = load_experiment(args.config, args.overrides)
+    exp_dir = Path(args.exp_dir)
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(exp.trainer.seed)  # the same initial weights on every rank and every start
+    index_dir = exp_dir / "data_index"
+    # rank 0 indexes the manifests (once per experiment); the others then read its index
+    if distributed.is_main():
+        train_sources = training_sources(exp.data, index_dir)
+    distributed.barrier()
+    if not distributed.is_main():
+        train_sources = training_sources(exp.data, index_dir)
+    valid_sources = None
+    if exp.data.valid_cuts:
+        if distributed.is_main():
+            index_manifest("valid", exp.data.valid_cuts, index_dir)
+        distributed.barrier()
+        valid_sources = SourceSet([index_manifest("valid", exp.data.valid_cuts, index_dir)], [1.0])
+
+    task = build_task(exp)
+    files = {}
+    if distributed.is_main():
+        save_experiment(exp, str(exp_dir))
+        files = checkpoint_config(exp, exp_dir)
+    n_params = sum(p.numel() for p in task.parameters())
+    log.info("task %s: %.2fM parameters, device %s, world size %d, strategy %s", exp.task, n_params / 1e6, device,
+             distributed.world_size(), exp.trainer.strategy)
+    resume = args.resume or int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+    if not (resume and (exp_dir / "checkpoints" / "LATEST").is_file()):
+        task.prepare(feature_stats_for(exp, task, train_sources))  # before wrapping: FSDP2 shards buffers too
+    trainer = Trainer(task, str(exp_dir), exp, device, checkpoint_files=files)
+    resumed = resume and trainer.resume()
+    if args.resume and not resumed:
+        log.warning("--resume: no checkpoint in %s, starting a new run", exp_dir / "checkpoints")
+    rank, world = distributed.rank(), distributed.world_size()
+    data = make_stream(train_sources, task.build_dataset(exp.data, train=True, seed=exp.trainer.seed, rank=rank),
+                       exp.data, exp.trainer.seed, train=True, world_size=world, rank=rank)
+    valid_data = None
+    if valid_sources is not None:
+        valid_data = make_stream(valid_sources, task.build_dataset(exp.data, train=False, rank=rank), exp.data,
+                                 exp.trainer.seed, train=False, world_size=world, rank=rank)
+    return trainer, data, valid_data
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="experiment YAML")
@@ -40,62 +125,13 @@ def main(argv=None) -> int:
     add_plugin_args(parser)
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. trainer.max_steps=100")
     args = parser.parse_args(argv)
-
     from audiotext.train import distributed
 
-    device = distributed.init_from_env()
-    setup_logging()
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    load_plugins(args)
-
-    from audiotext.data.dataset import load_cuts, make_loader
-    from audiotext.experiment import build_task, load_experiment, save_experiment
-    from audiotext.train.trainer import Trainer, seed_everything
-
     try:
-        exp = load_experiment(args.config, args.overrides)
-    except (ConfigError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    exp_dir = Path(args.exp_dir)
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    seed_everything(exp.trainer.seed)
-    train_cuts = load_cuts(exp.data.train_cuts, "train_cuts")
-    valid_cuts = load_cuts(exp.data.valid_cuts, "valid_cuts") if exp.data.valid_cuts else None
-
-    task = build_task(exp)
-    files = {}
-    if distributed.is_main():
-        save_experiment(exp, str(exp_dir))
-        files = checkpoint_config(exp, exp_dir)
-    n_params = sum(p.numel() for p in task.parameters())
-    log.info("task %s: %.2fM parameters, device %s, world size %d", exp.task, n_params / 1e6, device,
-             distributed.world_size())
-    trainer = Trainer(task, str(exp_dir), exp.optim, exp.trainer, device, checkpoint_files=files)
-    resumed = args.resume and trainer.resume()
-    if args.resume and not resumed:
-        log.warning("--resume: no checkpoint in %s, starting a new run", exp_dir / "checkpoints")
-    if not resumed:
-        task.prepare(train_cuts)
-
-    def make_train_loader():
-        return make_loader(train_cuts, task.tokenizer, exp.data, train=True, seed=exp.trainer.seed,
-                           world_size=distributed.world_size(), rank=distributed.rank(),
-                           min_samples=task.min_input_samples)
-
-    valid_loader = None
-    if valid_cuts is not None:
-        valid_loader, _ = make_loader(valid_cuts, task.tokenizer, exp.data, train=False,
-                                      world_size=distributed.world_size(), rank=distributed.rank(),
-                                      min_samples=task.min_input_samples)
-    summary = trainer.fit(make_train_loader, valid_loader)
-    log.info("done: %s", {k: v for k, v in summary.items() if k != "skipped_audio"})
-    if summary["skipped_audio"]["total"]:
-        log.warning("skipped audio: %s", summary["skipped_audio"]["by_reason"])
-    if distributed.is_distributed():
-        torch.distributed.destroy_process_group()
-    return 0
+        return run(args)
+    finally:
+        if distributed.is_distributed():
+            torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

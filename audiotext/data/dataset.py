@@ -1,26 +1,31 @@
-"""Batches for audio-text training: Lhotse CutSet -> sampler -> fbank + token ids.
+"""Batches for training: cuts -> fbank features + a task's targets, as one :class:`Batch`.
 
-The dataset is a map-style Lhotse dataset: the sampler hands it a CutSet per
-batch and it returns padded tensors. Audio that cannot be used is skipped, and
-every batch reports what it skipped and why, so the trainer can count it even
-when loading runs in worker processes.
+A task owns its dataset (:meth:`audiotext.tasks.base.Task.build_dataset`): a subclass of
+:class:`AudioDataset` that says what a clip's target is (a caption, labels, ...). The data order
+and its position live in :mod:`audiotext.data.sources`. Audio that cannot be used is skipped, and
+every batch reports what it skipped and why, so the trainer can count it even when loading runs
+in worker processes. Each batch's randomness is seeded from where it sits in the data order.
 """
 from __future__ import annotations
 
 import logging
 import random
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 from lhotse import CutSet
-from lhotse.dataset import DynamicBucketingSampler, DynamicCutSampler, SpecAugment
+from lhotse.dataset import SpecAugment
 
 from audiotext.data.audio_checks import checked_features, default_min_input_seconds, load_checked_audio
+from audiotext.data.batch import Batch
 from audiotext.data.features import Fbank, FbankConfig
 from audiotext.data.schema import caption_records
+from audiotext.data.sources import SourceConfig
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +44,23 @@ class SpecAugmentConfig:
 
 @dataclass
 class DataConfig:
+    # training data: ``sources`` (mixed by hours x weight), or one manifest as ``train_cuts``
+    sources: List[SourceConfig] = field(default_factory=list)
     train_cuts: str = ""
     valid_cuts: str = ""
+    # feature mean/std (JSON from ``python -m audiotext.bin.feature_stats``); when empty, a new run
+    # computes them at its start from the same random sample of the training sources
+    feature_stats: str = ""
+    feature_stats_clips: int = 300  # the random sample they are computed from
     max_duration: float = 200.0  # seconds of audio per batch (per rank)
     num_buckets: int = 8
     num_workers: int = 1
+    prefetch_factor: int = 4  # batches each loader worker prepares ahead
     max_caption_tokens: int = 64
     # relative chance of drawing a caption of each style when a clip has several (default 1.0),
     # e.g. {transcript: 0.3} when the encoder is too small to learn speech recognition
     caption_style_weights: Dict[str, float] = field(default_factory=dict)
-    max_clip_duration: float = 30.0  # longer cuts are dropped (and counted) before sampling
+    max_clip_duration: float = 30.0  # longer cuts are never drawn (counted as too_long)
     fbank: FbankConfig = field(default_factory=FbankConfig)
     specaug: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
 
@@ -75,25 +87,50 @@ def clip_captions(cut) -> List[Dict[str, Any]]:
             for c in caption_records(cut)]
 
 
-class AudioCaptionDataset(torch.utils.data.Dataset):
-    """CutSet -> {features, feature_lens, tokens, token_lens, captions, ...}.
+def batch_seed(seed: int, epoch: int, index: int, rank: int) -> int:
+    """The seed of one batch's randomness (caption draw, SpecAugment), from where the batch sits in
+    the data order: the same batch gets the same draws however often it is made and in whichever
+    loader worker, which is what makes a resumed run equal to an uninterrupted one."""
+    return int(np.random.SeedSequence([seed, epoch, index, rank]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
-    One caption is drawn at random per clip when it has several (``train=True``);
-    in evaluation the first caption is used and SpecAugment is off.
+
+@contextmanager
+def seeded(seed: int):
+    """Run a block with python's, numpy's and torch's (CPU) global generators seeded with ``seed``,
+    and put their states back afterwards (lhotse's SpecAugment draws from all three)."""
+    py_state, np_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.set_rng_state(torch_state)
+
+
+class AudioDataset(torch.utils.data.Dataset):
+    """Cuts -> :class:`~audiotext.data.batch.Batch` of fbank features; tasks add their targets.
+
+    A task's dataset subclasses this and implements :meth:`target` (what a clip is trained
+    toward, drawn with the batch's own generator) and :meth:`collate_targets`. Audio that cannot be
+    used, and clips without a target, are skipped and reported in ``Batch.skipped``.
     ``min_samples``: the encoder's minimum input (:func:`audiotext.data.audio_checks.min_input_samples`;
     default: the default encoder's); shorter clips are skipped as ``too_short``.
+    ``seed`` and ``rank`` seed each batch's randomness together with its epoch and index.
     """
 
-    def __init__(self, tokenizer, conf: DataConfig, train: bool = True, seed: int = 0,
+    def __init__(self, conf: DataConfig, train: bool = True, seed: int = 0, rank: int = 0,
                  min_samples: Optional[int] = None):
-        self.tokenizer = tokenizer
         self.conf = conf
         self.train = train
+        self.seed = seed
+        self.rank = rank
         self.fbank = Fbank(conf.fbank)
         if min_samples is None:
             min_samples = int(round(default_min_input_seconds(conf.fbank) * conf.fbank.sample_rate))
         self.min_samples = min_samples
-        self.rng = random.Random(seed)
         self.specaug = None
         if train and conf.specaug.enabled:
             s = conf.specaug
@@ -103,40 +140,40 @@ class AudioCaptionDataset(torch.utils.data.Dataset):
                 frames_mask_size=s.frames_mask_size, max_frames_mask_fraction=s.max_frames_mask_fraction, p=s.p,
             )
 
-    def __getitem__(self, cuts: CutSet) -> Dict[str, Any]:
-        feats, captions, ids, styles, domains, skipped = [], [], [], [], [], []
+    # ------------------------------------------------------------ what a task defines
+    def target(self, cut, rng: random.Random) -> Tuple[Optional[Any], Optional[str]]:
+        """(target, None) for a usable clip, or (None, reason) to skip it."""
+        raise NotImplementedError
+
+    def collate_targets(self, batch: Batch, targets: List[Any]) -> None:
+        """Fill ``batch``'s target fields from the targets of its rows."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ the batch
+    def __getitem__(self, cuts) -> Batch:
+        return self.make_batch(cuts)
+
+    def make_batch(self, cuts, epoch: int = 0, index: int = 0) -> Batch:
+        seed = batch_seed(self.seed, epoch, index, self.rank)
+        rng = random.Random(seed)
+        feats, targets, ids, skipped = [], [], [], []
         for cut in cuts:
             audio, reason = load_checked_audio(cut, self.conf.fbank.sample_rate)
-            if audio is None:
-                skipped.append((cut.id, reason))
-                log.warning("skipping cut %s (%s): %s", cut.id, _audio_path(cut), reason)
-                continue
-            options = clip_captions(cut)
-            if not options:
-                skipped.append((cut.id, "no_caption"))
-                continue
-            feat, reason = checked_features(self.fbank, audio, self.min_samples)
+            target = None
+            if audio is not None:
+                target, reason = self.target(cut, rng)
+            feat = None
+            if reason is None:
+                feat, reason = checked_features(self.fbank, audio, self.min_samples)
             if feat is None:
                 skipped.append((cut.id, reason))
-                log.warning("skipping cut %s (%s): %s", cut.id, _audio_path(cut), reason)
+                if reason not in NOT_WARNED:
+                    log.warning("skipping cut %s (%s): %s", cut.id, _audio_path(cut), reason)
                 continue
-            chosen = self._draw(options) if self.train else options[0]
             feats.append(feat)
-            captions.append(chosen["caption"])
-            styles.append(chosen["style"])
-            domains.append(chosen["domain"])
+            targets.append(target)
             ids.append(cut.id)
-        return self.collate(feats, captions, ids, styles, domains, skipped)
-
-    def _draw(self, options: List[Dict[str, Any]]) -> Dict[str, Any]:
-        weights = [self.conf.caption_style_weights.get(o["style"], 1.0) for o in options]
-        if sum(weights) <= 0:
-            weights = [1.0] * len(options)
-        return self.rng.choices(options, weights=weights, k=1)[0]
-
-    def collate(self, feats, captions, ids, styles, domains, skipped) -> Dict[str, Any]:
-        batch: Dict[str, Any] = {"cut_ids": ids, "captions": captions, "styles": styles, "domains": domains,
-                                 "skipped": skipped, "num_cuts": len(ids)}
+        batch = Batch(cut_ids=ids, skipped=skipped, epoch=epoch, index=index)
         if not feats:
             return batch
         lens = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)
@@ -145,19 +182,54 @@ class AudioCaptionDataset(torch.utils.data.Dataset):
             padded[i, : f.shape[0]] = f
         if self.specaug is not None:
             segments = torch.stack([torch.arange(len(feats)), torch.zeros(len(feats), dtype=torch.long), lens], 1)
-            padded = self.specaug(padded, supervision_segments=segments.int())
-        batch.update(features=padded, feature_lens=lens)
-        batch.update(tokenize(self.tokenizer, captions, self.conf.max_caption_tokens))
+            with seeded(seed):
+                padded = self.specaug(padded, supervision_segments=segments.int())
+        batch.features, batch.feature_lens = padded, lens
+        self.collate_targets(batch, targets)
         return batch
 
 
-def tokenize(tokenizer, captions: List[str], max_tokens: int) -> Dict[str, torch.Tensor]:
+# reasons that are a property of the data, not of a file: counted, not warned about per clip
+NOT_WARNED = ("no_caption", "no_label")
+
+
+class AudioCaptionDataset(AudioDataset):
+    """Clips with captions: one caption drawn per clip (weighted by ``caption_style_weights``) in
+    training, the first in evaluation; ``normalize`` (str -> str) is applied before tokenizing."""
+
+    def __init__(self, tokenizer, conf: DataConfig, train: bool = True, seed: int = 0, rank: int = 0,
+                 min_samples: Optional[int] = None, normalize: Optional[Callable[[str], str]] = None):
+        super().__init__(conf, train=train, seed=seed, rank=rank, min_samples=min_samples)
+        self.tokenizer = tokenizer
+        self.normalize = normalize
+
+    def target(self, cut, rng):
+        options = clip_captions(cut)
+        if not options:
+            return None, "no_caption"
+        return (self._draw(options, rng) if self.train else options[0]), None
+
+    def _draw(self, options: List[Dict[str, Any]], rng: random.Random) -> Dict[str, Any]:
+        weights = [self.conf.caption_style_weights.get(o["style"], 1.0) for o in options]
+        if sum(weights) <= 0:
+            weights = [1.0] * len(options)
+        return rng.choices(options, weights=weights, k=1)[0]
+
+    def collate_targets(self, batch: Batch, targets: List[Dict[str, Any]]) -> None:
+        batch.captions = [t["caption"] if self.normalize is None else self.normalize(t["caption"]) for t in targets]
+        batch.styles = [t["style"] for t in targets]
+        batch.domains = [t["domain"] for t in targets]
+        batch.tokens, batch.token_lens = tokenize(self.tokenizer, batch.captions, self.conf.max_caption_tokens)
+
+
+def tokenize(tokenizer, captions: List[str], max_tokens: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Captions -> (tokens (B, L) int64 ``[bos] w.. [eos]`` padded with ``pad_id``, lengths (B,) int64)."""
     ids = [tokenizer.encode_with_specials(c, max_tokens) for c in captions]
     lens = torch.tensor([len(x) for x in ids], dtype=torch.long)
     tokens = torch.full((len(ids), int(lens.max())), tokenizer.pad_id, dtype=torch.long)
     for i, x in enumerate(ids):
         tokens[i, : len(x)] = torch.tensor(x, dtype=torch.long)
-    return {"tokens": tokens, "token_lens": lens}
+    return tokens, lens
 
 
 def _audio_path(cut) -> str:
@@ -167,41 +239,6 @@ def _audio_path(cut) -> str:
         return "?"
 
 
-def filter_long_cuts(cuts: CutSet, max_duration: float) -> CutSet:
-    def keep(cut) -> bool:
-        if cut.duration > max_duration:
-            log.warning("dropping cut %s: %.1f s > max_clip_duration %.1f s", cut.id, cut.duration, max_duration)
-            return False
-        return True
-
-    return cuts.filter(keep)
-
-
-def make_sampler(cuts: CutSet, conf: DataConfig, train: bool, seed: int, world_size: int = 1, rank: int = 0):
-    if conf.num_buckets < 2:  # no bucketing: batches in manifest (or shuffled) order
-        return DynamicCutSampler(cuts, max_duration=conf.max_duration, shuffle=train, drop_last=train,
-                                 seed=seed, world_size=world_size, rank=rank)
-    return DynamicBucketingSampler(
-        cuts, max_duration=conf.max_duration, num_buckets=conf.num_buckets, shuffle=train, drop_last=train,
-        seed=seed, world_size=world_size, rank=rank,
-        num_cuts_for_bins_estimate=2000, buffer_size=5000,
-    )
-
-
-def make_loader(cuts: CutSet, tokenizer, conf: DataConfig, train: bool, seed: int = 0,
-                world_size: int = 1, rank: int = 0, sampler=None, min_samples: Optional[int] = None):
-    """DataLoader over a duration-bucketed sampler; ``batch_size=None`` because the sampler batches.
-    ``min_samples``: the encoder's minimum input (see :class:`AudioCaptionDataset`)."""
-    cuts = filter_long_cuts(cuts, conf.max_clip_duration)
-    sampler = sampler or make_sampler(cuts, conf, train, seed, world_size, rank)
-    dataset = AudioCaptionDataset(tokenizer, conf, train=train, seed=seed + rank, min_samples=min_samples)
-    loader = torch.utils.data.DataLoader(
-        dataset, sampler=sampler, batch_size=None, num_workers=conf.num_workers,
-        persistent_workers=conf.num_workers > 0, prefetch_factor=4 if conf.num_workers > 0 else None,
-    )
-    return loader, sampler
-
-
 class SkipCounter:
     """Totals of skipped cuts by reason, across batches (and so across workers)."""
 
@@ -209,8 +246,9 @@ class SkipCounter:
         self.counts: Counter = Counter()
         self.examples: Dict[str, List[str]] = {}
 
-    def update(self, batch: Dict[str, Any]) -> None:
-        for cut_id, reason in batch.get("skipped", []):
+    def update(self, skipped) -> None:
+        """Count ``(cut id, reason)`` pairs (e.g. ``Batch.skipped``)."""
+        for cut_id, reason in skipped:
             self.counts[reason] += 1
             self.examples.setdefault(reason, [])
             if len(self.examples[reason]) < 5:
@@ -219,6 +257,11 @@ class SkipCounter:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    def add(self, reason: str, count: int) -> None:
+        """Count ``count`` clips skipped for ``reason`` without their ids (e.g. too_long at planning)."""
+        if count:
+            self.counts[reason] += count
 
     def summary(self) -> Dict[str, Any]:
         return {"total": self.total, "by_reason": dict(self.counts), "examples": self.examples}

@@ -62,6 +62,10 @@ class CaptioningObjective(Objective):
     def max_length(self) -> int:
         return self.decoder.conf.max_length
 
+    def loss_weight(self, batch) -> float:
+        """The loss is a mean over target tokens (each caption's tokens and its eos)."""
+        return float((batch.token_lens - 1).sum())
+
     def split_batch(self, batch_size: int, device) -> torch.Tensor:
         """Bool (B,): True for samples decoded in parallel this step.
 
@@ -75,7 +79,7 @@ class CaptioningObjective(Objective):
         return chosen
 
     def forward(self, frames, frame_lens, batch):
-        inputs, lens, targets = decoder_io(batch["tokens"], batch["token_lens"], self.pad_id)
+        inputs, lens, targets = decoder_io(batch.tokens, batch.token_lens, self.pad_id)
         memory = self.decoder.prepare_memory(frames)
         parallel = self.split_batch(len(inputs), inputs.device)
         total = frames.new_zeros((), dtype=torch.float32)

@@ -84,7 +84,7 @@ class ContrastiveObjective(Objective):
 
     def forward(self, frames, frame_lens, batch):
         audio = self.embed_audio(frames, frame_lens)
-        text = self.embed_text(batch["tokens"], batch["token_lens"], batch.get("captions"))
+        text = self.embed_text(batch.tokens, batch.token_lens, batch.captions)
         scale = self.scale()
         loss = contrastive_loss(audio.float(), text.float(), scale.float())
         with torch.no_grad():

@@ -11,15 +11,48 @@ from audiotext.registry import Registry
 class Task(nn.Module):
     """Base of every task. Built as ``cls(conf, experiment_config)``.
 
-    The trainer only calls ``forward(batch) -> (loss, report)`` and, where the task
-    defines it, ``prepare(train_cuts)`` once before the first step of a new run.
+    A task owns its model pieces and its data. The trainer calls:
+
+    * ``build_dataset(data_conf, train, seed, rank)`` -> an :class:`audiotext.data.dataset.AudioDataset`
+      subclass that turns cuts into :class:`audiotext.data.batch.Batch` objects with this task's
+      targets (captions, labels, ...);
+    * ``prepare(feature_stats)`` once before the first step of a new run (the
+      :mod:`audiotext.data.feature_stats` dict): default, copy it into the ``feature_mean`` /
+      ``feature_std`` buffers where the task has them;
+    * ``forward(batch) -> (loss, report)``: a 0-d loss and a dict of floats / 0-d tensors to log;
+    * ``loss_weight(batch)``: how many units the loss averages over (default: clips), so
+      accumulated micro-batches weigh as one large batch;
+    * ``after_optimizer_step()`` after every optimizer step, outside autograd.
+
+    A task whose loss couples the rows of a batch (contrastive) sets ``supports_embedding_cache``
+    and answers ``forward(batch, embeddings_only=True) -> {name: (B, E) tensor}`` and
+    ``loss_from_embeddings(embeddings) -> (loss, report)``; the trainer then accumulates with
+    cached embeddings so that accumulation equals one large batch.
     """
 
-    def forward(self, batch: Dict[str, Any]) -> Tuple[torch.Tensor, Dict[str, Any]]:
+    supports_embedding_cache = False
+
+    def build_dataset(self, data_conf, train: bool, seed: int = 0, rank: int = 0):
+        raise NotImplementedError(f"{type(self).__name__} does not build a dataset")
+
+    def forward(self, batch) -> Tuple[torch.Tensor, Dict[str, Any]]:
         raise NotImplementedError
 
-    def prepare(self, train_cuts) -> None:
-        """Hook for one-off set-up from training data (e.g. feature statistics)."""
+    def prepare(self, feature_stats: Dict[str, Any]) -> None:
+        mean, std = getattr(self, "feature_mean", None), getattr(self, "feature_std", None)
+        if mean is None or std is None:
+            return
+        if len(feature_stats["mean"]) != mean.numel():
+            raise ValueError(f"feature statistics have {len(feature_stats['mean'])} bins; the task expects "
+                             f"{mean.numel()}")
+        mean.copy_(torch.tensor(feature_stats["mean"], dtype=mean.dtype))
+        std.copy_(torch.tensor(feature_stats["std"], dtype=std.dtype))
+
+    def loss_weight(self, batch) -> float:
+        return float(batch.num_cuts)
+
+    def after_optimizer_step(self) -> None:
+        """Hook after each optimizer step (e.g. clamping a learned temperature)."""
 
 
 TASKS: Registry[Task] = Registry("task", Task)

@@ -1,14 +1,13 @@
 """Audio-text pretraining: audio encoder + an objective (contrastive, captioning, ...)."""
 from __future__ import annotations
 
-import itertools
 import logging
-from collections import Counter
 from dataclasses import dataclass
 
 import torch
 
-from audiotext.data.audio_checks import checked_features, load_checked_audio, min_input_samples
+from audiotext.data.audio_checks import min_input_samples
+from audiotext.data.dataset import AudioCaptionDataset
 from audiotext.data.features import Fbank
 from audiotext.models.encoders import ENCODERS
 from audiotext.objectives import OBJECTIVES, ObjectiveContext
@@ -22,8 +21,9 @@ log = logging.getLogger(__name__)
 class AudioTextPretrainTask(Task):
     @dataclass
     class Config:
-        # clips read once at the start of a new run for the global feature mean/std
-        normalization_clips: int = 300
+        # text-side caption normalisation, in training and wherever the task embeds text
+        caption_lowercase: bool = False
+        caption_strip_punctuation: bool = False
 
     def __init__(self, conf: "AudioTextPretrainTask.Config", exp):
         super().__init__()
@@ -43,43 +43,11 @@ class AudioTextPretrainTask(Task):
         self.register_buffer("feature_mean", torch.zeros(dim))
         self.register_buffer("feature_std", torch.ones(dim))
         self.fbank = Fbank(exp.data.fbank)
-        self.statistics_skipped: dict = {}  # clips prepare() left out, by reason
 
     @property
     def min_input_samples(self) -> int:
         """The shortest audio (samples at ``fbank.conf.sample_rate``) the encoder turns into a frame."""
         return min_input_samples(self.encoder, self.fbank.conf)
-
-    def prepare(self, train_cuts) -> None:
-        """Global feature mean/std from the first ``normalization_clips`` clips; unusable clips
-        (audio_checks' reasons, ``too_short``, ``out_of_range``) are left out, counted and logged."""
-        # accumulate on the CPU (where fbank runs) whatever device the task already sits on
-        total = torch.zeros(self.feature_mean.shape, dtype=torch.float64)
-        total_sq = torch.zeros_like(total)
-        frames = 0
-        skipped = Counter()
-        for cut in itertools.islice(train_cuts, self.conf.normalization_clips):
-            audio, reason = load_checked_audio(cut, self.fbank.conf.sample_rate)
-            feat = None
-            if audio is not None:
-                feat, reason = checked_features(self.fbank, audio, self.min_input_samples)
-            if feat is None:
-                skipped[reason] += 1
-                log.warning("feature statistics: skipping cut %s: %s", cut.id, reason)
-                continue
-            feat = feat.double()
-            total += feat.sum(0)
-            total_sq += (feat ** 2).sum(0)
-            frames += feat.shape[0]
-        if frames == 0:
-            raise RuntimeError("no usable training audio for feature statistics")
-        mean = total / frames
-        std = (total_sq / frames - mean ** 2).clamp(min=1e-6).sqrt()
-        self.feature_mean.copy_(mean.float())
-        self.feature_std.copy_(std.float())
-        self.statistics_skipped = dict(skipped)
-        log.info("feature statistics from %d frames%s", frames,
-                 f"; skipped {dict(skipped)}" if skipped else "")
 
     def encode_audio(self, features, feature_lens):
         """Normalised fbank -> encoder frames (B, T', D), lengths."""
@@ -88,6 +56,34 @@ class AudioTextPretrainTask(Task):
         valid = torch.arange(features.shape[1], device=features.device)[None, :] < feature_lens[:, None]
         return self.encoder(features * valid[..., None], feature_lens)
 
-    def forward(self, batch):
-        frames, frame_lens = self.encode_audio(batch["features"], batch["feature_lens"])
+    def normalize_caption(self, text: str) -> str:
+        """A caption as the text side sees it (``caption_lowercase`` / ``caption_strip_punctuation``)."""
+        if not (self.conf.caption_lowercase or self.conf.caption_strip_punctuation):
+            return text
+        from audiotext.data.text import normalize_caption
+
+        return normalize_caption(text, self.conf.caption_lowercase, self.conf.caption_strip_punctuation)
+
+    def build_dataset(self, data_conf, train: bool, seed: int = 0, rank: int = 0) -> AudioCaptionDataset:
+        return AudioCaptionDataset(self.tokenizer, data_conf, train=train, seed=seed, rank=rank,
+                                   min_samples=self.min_input_samples, normalize=self.normalize_caption)
+
+    @property
+    def supports_embedding_cache(self) -> bool:
+        return getattr(self.objective, "supports_embedding_cache", False)
+
+    def loss_weight(self, batch) -> float:
+        return float(self.objective.loss_weight(batch))
+
+    def forward(self, batch, embeddings_only: bool = False):
+        """(loss, report); with ``embeddings_only``, the objective's row embeddings (see Task)."""
+        frames, frame_lens = self.encode_audio(batch.features, batch.feature_lens)
+        if embeddings_only:
+            return self.objective.embeddings(frames, frame_lens, batch)
         return self.objective(frames, frame_lens, batch)
+
+    def loss_from_embeddings(self, embeddings):
+        return self.objective.loss_from_embeddings(embeddings)
+
+    def after_optimizer_step(self) -> None:
+        self.objective.after_optimizer_step()

@@ -2,7 +2,7 @@
 
 A checkpoint is a directory written under a temporary name, fsynced, then
 renamed into place, so a crash never leaves a half-written checkpoint that
-``--resume`` would pick up.
+``--resume`` would pick up; ``LATEST`` names the newest complete one.
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 WEIGHTS = "model.safetensors"
-STATE = "trainer_state.pt"
+STATE = "trainer_state.pt"  # optimizer, scheduler, step: written by rank 0
+RANK_STATE = "rank_state.{rank}.pt"  # each rank's data position and skip counts
 LATEST = "LATEST"
 
 
@@ -28,26 +29,32 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _write_file(path: Path, writer) -> None:
-    writer(path)
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
-
-
-def save_checkpoint(directory: Path, model: torch.nn.Module, trainer_state: Optional[Dict[str, Any]],
-                    extra_files: Dict[str, Path]) -> Path:
-    """Write ``directory`` atomically (replacing an existing one)."""
+def begin_checkpoint(directory: Path) -> Path:
+    """Create the empty temporary directory a checkpoint at ``directory`` is written into."""
     directory = Path(directory)
     tmp = directory.with_name(directory.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    _write_file(tmp / WEIGHTS, lambda p: save_file(weights, str(p)))
-    if trainer_state is not None:
-        _write_file(tmp / STATE, lambda p: torch.save(trainer_state, p))
-    for name, src in extra_files.items():
-        _write_file(tmp / name, lambda p, src=src: shutil.copyfile(src, p))
+    return tmp
+
+
+def write_checkpoint_file(path: Path, writer) -> None:
+    """``writer(path)``, then fsync the file (everything in a checkpoint is written this way)."""
+    writer(path)
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def write_weights(path: Path, state: Dict[str, torch.Tensor]) -> None:
+    weights = {k: v.detach().contiguous().cpu() for k, v in state.items()}
+    write_checkpoint_file(path, lambda p: save_file(weights, str(p)))
+
+
+def commit_checkpoint(tmp: Path, directory: Path) -> Path:
+    """Move the complete ``tmp`` into place as ``directory`` (replacing an existing one): until the
+    rename, a crash leaves only ``tmp`` behind and the previous checkpoints untouched."""
+    directory = Path(directory)
     fsync_path(tmp)
     old = directory.with_name(directory.name + ".old")
     if directory.exists():
@@ -59,6 +66,18 @@ def save_checkpoint(directory: Path, model: torch.nn.Module, trainer_state: Opti
     if old.exists():
         shutil.rmtree(old)
     return directory
+
+
+def save_checkpoint(directory: Path, model: torch.nn.Module, trainer_state: Optional[Dict[str, Any]],
+                    extra_files: Dict[str, Path]) -> Path:
+    """Write ``directory`` atomically from one process (weights, trainer state, extra files)."""
+    tmp = begin_checkpoint(directory)
+    write_weights(tmp / WEIGHTS, model.state_dict())
+    if trainer_state is not None:
+        write_checkpoint_file(tmp / STATE, lambda p: torch.save(trainer_state, p))
+    for name, src in extra_files.items():
+        write_checkpoint_file(tmp / name, lambda p, src=src: shutil.copyfile(src, p))
+    return commit_checkpoint(tmp, directory)
 
 
 def write_latest(checkpoint_root: Path, name: str) -> None:
@@ -88,5 +107,8 @@ def load_weights(model: torch.nn.Module, directory: Path) -> None:
     model.load_state_dict(load_file(str(path)), strict=True)
 
 
-def load_trainer_state(directory: Path) -> Dict[str, Any]:
-    return torch.load(Path(directory) / STATE, map_location="cpu", weights_only=True)
+def load_trainer_state(directory: Path, name: str = STATE) -> Dict[str, Any]:
+    path = Path(directory) / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory}: no {name} (saved with another number of processes?)")
+    return torch.load(path, map_location="cpu", weights_only=True)

@@ -68,3 +68,9 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
         t = t.clone()
         dist.all_reduce(t)
     return t
+
+
+def barrier() -> None:
+    """Wait for every rank (a no-op in one process)."""
+    if is_distributed():
+        dist.barrier()

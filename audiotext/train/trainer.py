@@ -1,23 +1,24 @@
-"""The one trainer: any Task, one process or torchrun, CPU or CUDA.
+"""The one trainer: any Task, one process or torchrun (ddp or fsdp2), CPU or CUDA.
 
-It knows nothing of audio or text: it asks the task for (loss, report), steps
-AdamW with warmup + cosine, clips gradients, autocasts to bf16 where the device
-supports it, logs to TensorBoard and a progress bar, validates periodically,
-and writes atomic checkpoints that ``resume`` continues from.
+It knows nothing of audio or text: it asks the task for (loss, report), steps the registered
+optimizer and scheduler (built after the model is wrapped), accumulates gradients over
+micro-batches, clips them, autocasts to bf16 where the device supports it, logs to TensorBoard
+and a progress bar, validates periodically, and writes checkpoints that ``resume`` continues from
+exactly: a run killed at any moment and resumed ends with the same weights, bit for bit, as one
+never interrupted (see docs/training.md, "What a resume restores").
 """
 from __future__ import annotations
 
 import json
 import logging
 import math
-import random
 import shutil
 import time
 from collections import defaultdict
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -25,79 +26,33 @@ from tqdm import tqdm
 
 from audiotext.data.dataset import SkipCounter
 from audiotext.train import distributed
-from audiotext.train.checkpoint import (latest_checkpoint, load_trainer_state, load_weights, save_checkpoint,
-                                        write_latest)
+from audiotext.train.checkpoint import (RANK_STATE, STATE, WEIGHTS, begin_checkpoint, commit_checkpoint,
+                                        latest_checkpoint, load_trainer_state, load_weights, write_checkpoint_file,
+                                        write_latest, write_weights)
+from audiotext.train.strategy import make_strategy
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class OptimConfig:
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    beta1: float = 0.9
-    beta2: float = 0.98
-    eps: float = 1e-8
-    warmup_steps: int = 100
-    min_lr_ratio: float = 0.02  # the cosine ends at lr * min_lr_ratio
-    grad_clip: float = 1.0
-
-
-@dataclass
 class TrainerConfig:
-    max_steps: int = 1000
+    max_steps: int = 1000  # optimizer steps
+    accum_grad: int = 1  # micro-batches (loader batches) per optimizer step
+    grad_clip: float = 1.0  # max global gradient norm; 0 disables clipping
     log_interval: int = 10
     valid_interval: int = 200  # steps; validation also runs at the end
     save_interval: int = 200
-    keep_checkpoints: int = 2
+    keep_checkpoints: int = 2  # newest step-* checkpoints kept (>= 1); "best" is kept apart
     precision: str = "auto"  # auto (bf16 on CUDA when supported, else fp32) | fp32 | bf16
     seed: int = 0
     progress_bar: bool = True
+    strategy: str = "ddp"  # ddp | fsdp2
+    fsdp2_units: List[str] = field(default_factory=lambda: ["TransformerBlock"])  # class names sharded as units
 
 
-def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:
-    if step < warmup:
-        return (step + 1) / max(1, warmup)
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def build_optimizer(model: torch.nn.Module, conf: OptimConfig) -> torch.optim.Optimizer:
-    """AdamW; no weight decay on biases, norms, embeddings' positions and scalars."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.ndim < 2 or "positions" in name else decay).append(p)
-    return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": conf.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=conf.lr, betas=(conf.beta1, conf.beta2), eps=conf.eps,
-    )
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _rng_state() -> Dict[str, Any]:
-    state = {"python": random.getstate(), "torch": torch.get_rng_state()}
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state["numpy"] = [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: Dict[str, Any]) -> None:
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    torch.set_rng_state(state["torch"])
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def step_seed(seed: int, step: int, micro: int, rank: int) -> int:
+    """The seed of the model's randomness (dropout, objective draws) in one micro-batch of a step."""
+    return int(np.random.SeedSequence([seed, step, micro, rank, 1]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 def _scalar(v: Any) -> float:
@@ -105,28 +60,34 @@ def _scalar(v: Any) -> float:
 
 
 class Trainer:
-    def __init__(self, task: torch.nn.Module, exp_dir: str, optim: OptimConfig, conf: TrainerConfig,
-                 device: torch.device, checkpoint_files: Optional[Dict[str, Path]] = None):
+    def __init__(self, task: torch.nn.Module, exp_dir: str, exp, device: torch.device,
+                 checkpoint_files: Optional[Dict[str, Path]] = None):
+        from audiotext.train.optim import OPTIMIZERS, SCHEDULERS
+
+        conf = exp.trainer
+        if conf.keep_checkpoints < 1:
+            raise ValueError(f"trainer.keep_checkpoints must be >= 1 (the newest is what --resume reads), "
+                             f"got {conf.keep_checkpoints}")
+        if conf.accum_grad < 1:
+            raise ValueError(f"trainer.accum_grad must be >= 1, got {conf.accum_grad}")
         self.task = task.to(device)
         self.exp_dir = Path(exp_dir)
         self.ckpt_root = self.exp_dir / "checkpoints"
-        self.optim_conf = optim
         self.conf = conf
         self.device = device
         self.checkpoint_files = checkpoint_files or {}  # files every checkpoint dir carries (config, tokenizer)
-        self.model = task
-        if distributed.world_size() > 1:
-            self.model = torch.nn.parallel.DistributedDataParallel(
-                task, device_ids=[device.index] if device.type == "cuda" else None)
-        self.optimizer = build_optimizer(task, optim)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: warmup_cosine(s, optim.warmup_steps, conf.max_steps, optim.min_lr_ratio))
+        self.strategy = make_strategy(conf.strategy, conf.fsdp2_units)
+        self.model = self.strategy.wrap(task, device)
+        # built after wrapping: FSDP2 replaces the parameters with sharded ones
+        self.optimizer = OPTIMIZERS.build(exp.optim, exp.optim_conf, self.model, where="optim_conf")
+        self.scheduler = SCHEDULERS.build(exp.scheduler, exp.scheduler_conf, self.optimizer, conf.max_steps,
+                                          where="scheduler_conf")
         self.step = 0
         self.epoch = 0
         self.best_valid = math.inf
         self.skips = SkipCounter()
         self.writer = None
-        self._pending_sampler_state = None
+        self._data_state: Optional[Dict[str, Any]] = None
         if distributed.is_main():
             from torch.utils.tensorboard import SummaryWriter
 
@@ -143,57 +104,136 @@ class Trainer:
             use_bf16 = precision == "bf16"
         return torch.autocast(self.device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
 
-    # ---------------------------------------------------------------- resume
+    # ---------------------------------------------------------------- checkpoints
     def resume(self) -> bool:
+        """Load the newest checkpoint (collective: every rank calls it); False when there is none."""
+        from safetensors.torch import load_file
+
         path = latest_checkpoint(self.ckpt_root)
         if path is None:
             return False
-        load_weights(self.task, path)
         state = load_trainer_state(path)
-        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("world_size", 1) != distributed.world_size():
+            raise ValueError(f"{path} was saved by {state.get('world_size', 1)} processes; this run has "
+                             f"{distributed.world_size()} (resume with the same number)")
+        if self.strategy.name == "ddp":
+            load_weights(self.task, path)  # strict, with an error naming the file
+        else:
+            self.strategy.load_model_state(self.task, self.model, load_file(str(path / WEIGHTS)))
+        self.strategy.load_optimizer_state(self.model, self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.epoch, self.best_valid = state["step"], state["epoch"], state["best_valid"]
-        self.skips.counts.update(state.get("skipped", {}))
-        _set_rng_state(state["rng"])
-        if state.get("sampler") is not None:  # applied to the first sampler fit() makes
-            self._pending_sampler_state = state["sampler"]
+        mine = load_trainer_state(path, RANK_STATE.format(rank=distributed.rank()))
+        self.skips.counts.update(mine["skipped"])
+        self._data_state = mine["data"]
         log.info("resumed from %s at step %d", path, self.step)
         return True
 
-    def save(self, sampler=None, name: Optional[str] = None) -> Optional[Path]:
-        if not distributed.is_main():
-            return None
+    def save(self, data=None, name: Optional[str] = None) -> Optional[Path]:
+        """Write a checkpoint (collective). Rank 0 writes the weights and optimizer state, every rank
+        its own data position; the directory is renamed into place only when all are written."""
         name = name or f"step-{self.step:08d}"
-        state = {
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "step": self.step, "epoch": self.epoch, "best_valid": self.best_valid,
-            "skipped": dict(self.skips.counts), "rng": _rng_state(),
-            "sampler": sampler.state_dict() if sampler is not None else None,
-        }
-        path = save_checkpoint(self.ckpt_root / name, self.task, state, self.checkpoint_files)
-        if name.startswith("step-"):
-            write_latest(self.ckpt_root, name)
-            steps = sorted(p for p in self.ckpt_root.glob("step-*") if p.is_dir() and not p.name.endswith((".tmp", ".old")))
-            for old in steps[: -self.conf.keep_checkpoints]:
-                if old.name != name:
+        weights = self.strategy.model_state(self.task, self.model)
+        optimizer = self.strategy.optimizer_state(self.model, self.optimizer)
+        directory = self.ckpt_root / name
+        tmp = directory.with_name(directory.name + ".tmp")
+        if distributed.is_main():
+            begin_checkpoint(directory)
+        distributed.barrier()
+        rank_state = {"data": data.state() if data is not None else None, "skipped": dict(self.skips.counts)}
+        write_checkpoint_file(tmp / RANK_STATE.format(rank=distributed.rank()),
+                              lambda p: torch.save(rank_state, p))
+        distributed.barrier()
+        if distributed.is_main():
+            state = {"optimizer": optimizer, "scheduler": self.scheduler.state_dict(), "step": self.step,
+                     "epoch": self.epoch, "best_valid": self.best_valid, "world_size": distributed.world_size()}
+            write_weights(tmp / WEIGHTS, weights)
+            write_checkpoint_file(tmp / STATE, lambda p: torch.save(state, p))
+            for file_name, src in self.checkpoint_files.items():
+                write_checkpoint_file(tmp / file_name, lambda p, src=src: shutil.copyfile(src, p))
+            commit_checkpoint(tmp, directory)
+            if name.startswith("step-"):
+                write_latest(self.ckpt_root, name)
+                steps = sorted(p for p in self.ckpt_root.glob("step-*")
+                               if p.is_dir() and not p.name.endswith((".tmp", ".old")))
+                for old in steps[: -self.conf.keep_checkpoints]:
                     shutil.rmtree(old)
-        return path
+        distributed.barrier()
+        return directory
 
-    # ---------------------------------------------------------------- loop
-    def _batch_to_device(self, batch):
-        return {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-
+    # ---------------------------------------------------------------- one optimizer step
     def _all_ranks_have_data(self, batch) -> bool:
-        flag = torch.tensor([1.0 if batch.get("num_cuts", 0) > 0 else 0.0], device=self.device)
+        flag = torch.tensor([1.0 if batch.num_cuts > 0 else 0.0], device=self.device)
         if distributed.is_distributed():
             torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
         return bool(flag.item() > 0)
 
-    def fit(self, make_train_loader: Callable[[int], Any], valid_loader: Optional[Any] = None) -> Dict[str, Any]:
-        """``make_train_loader() -> (loader, sampler)``; trains until ``max_steps``.
+    def _seed(self, micro: int) -> None:
+        torch.manual_seed(step_seed(self.conf.seed, self.step, micro, distributed.rank()))
 
-        The loader is made once: its workers persist across epochs and the sampler
-        reshuffles on ``set_epoch`` (a new loader per epoch cost seconds each time)."""
+    def _backward_steps(self, micro_batches) -> Dict[str, float]:
+        """Forward and backward over the micro-batches of one step; returns the step's report.
+
+        One micro-batch: the task's loss. Several, with a task that can cache embeddings (the
+        contrastive objective): open_clip's two passes, so the step equals one large batch
+        (embeddings of all micro-batches without gradients, then each micro-batch again with
+        gradients against the others' cached embeddings). Otherwise: each micro-batch's loss
+        weighted by its share of the step's loss units (``task.loss_weight``).
+        """
+        self.model.train()
+        count = len(micro_batches)
+        task = self.task
+        report: Dict[str, float] = defaultdict(float)
+        if count > 1 and getattr(task, "supports_embedding_cache", False):
+            cached = []
+            with torch.no_grad():
+                for j, batch in enumerate(micro_batches):
+                    self._seed(j)
+                    with self.autocast():
+                        cached.append(self.model(batch, embeddings_only=True))
+            for j, batch in enumerate(micro_batches):
+                self._seed(j)
+                with self.strategy.sync_gradients(self.model, sync=j == count - 1):
+                    with self.autocast():
+                        mine = self.model(batch, embeddings_only=True)
+                        spliced = {k: torch.cat([mine[k] if i == j else c[k] for i, c in enumerate(cached)])
+                                   for k in mine}
+                        loss, rep = task.loss_from_embeddings(spliced)
+                    self._check_finite(loss)
+                    loss.backward()
+            return {k: _scalar(v) for k, v in rep.items()}
+        weights = [float(task.loss_weight(b)) for b in micro_batches]
+        total = sum(weights)
+        for j, batch in enumerate(micro_batches):
+            self._seed(j)
+            with self.strategy.sync_gradients(self.model, sync=j == count - 1):
+                with self.autocast():
+                    loss, rep = self.model(batch)
+                self._check_finite(loss)
+                (loss * (weights[j] / total) if count > 1 else loss).backward()
+            for k, v in rep.items():
+                report[k] += _scalar(v) * weights[j] / total
+        return dict(report)
+
+    def _check_finite(self, loss) -> None:
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss {loss.item()} at step {self.step}")
+
+    def _optimizer_step(self) -> float:
+        grad_norm = (self.strategy.clip_grad_norm(self.model, self.conf.grad_clip) if self.conf.grad_clip > 0
+                     else torch.zeros(()))
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.task.after_optimizer_step()
+        self.step += 1
+        return _scalar(grad_norm)
+
+    # ---------------------------------------------------------------- loop
+    def fit(self, data, valid_data=None) -> Dict[str, Any]:
+        """Train until ``max_steps``. ``data``: a :class:`audiotext.data.sources.DataStream` (or any
+        object with ``set_epoch``, ``state``, ``restore``, ``num_batches`` and iteration); its
+        position is restored from the checkpoint ``resume`` read."""
         conf = self.conf
         start = time.time()
         bar = tqdm(total=conf.max_steps, initial=self.step, disable=not (conf.progress_bar and distributed.is_main()),
@@ -202,33 +242,35 @@ class Trainer:
         count = 0
         last_valid: Dict[str, float] = {}
         audio_seconds = 0.0
-        loader, sampler = make_train_loader()
+        frame_shift_ms = getattr(getattr(self.task, "fbank", None), "conf", None)
+        frame_shift_ms = frame_shift_ms.frame_shift_ms if frame_shift_ms is not None else 10.0
+        self.skips.add("too_long", getattr(data, "num_too_long", 0) if self._data_state is None else 0)
+        if self._data_state is not None:
+            data.restore(self._data_state)
+            self._data_state = None
+        else:
+            data.set_epoch(self.epoch)
         while self.step < conf.max_steps:
-            sampler.set_epoch(self.epoch)
-            # a checkpoint taken at the end of an epoch resumes into an exhausted sampler
-            resumed_mid_epoch = self._resume_sampler_state(sampler)
-            batches_this_epoch = 0
-            for batch in loader:
-                batches_this_epoch += 1
-                self.skips.update(batch)
-                if not self._all_ranks_have_data(batch):
+            if data.num_batches() == 0:
+                raise RuntimeError(
+                    f"epoch {self.epoch} has no batches: the training set is smaller than one batch per "
+                    "bucket and rank (lower data.max_duration or data.num_buckets)")
+            micro: List[Any] = []
+            for batch in data:
+                self.skips.update(batch.skipped)
+                if self._all_ranks_have_data(batch):
+                    micro.append(batch.to(self.device))
+                at_end = data.position == data.num_batches()
+                if len(micro) < conf.accum_grad and not at_end:
                     continue
-                batch = self._batch_to_device(batch)
-                self.model.train()
-                with self.autocast():
-                    loss, report = self.model(batch)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"non-finite loss {loss.item()} at step {self.step}")
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.task.parameters(), self.optim_conf.grad_clip)
-                self.optimizer.step()
-                self.scheduler.step()
-                self.step += 1
-                audio_seconds += float(batch["feature_lens"].sum()) / 100.0
+                if not micro:
+                    continue
+                report = self._backward_steps(micro)
+                report["grad_norm"] = self._optimizer_step()
+                audio_seconds += sum(b.audio_seconds(frame_shift_ms) for b in micro)
+                micro = []
                 for k, v in report.items():
-                    sums[k] += _scalar(v)
-                sums["grad_norm"] += _scalar(grad_norm)
+                    sums[k] += v
                 count += 1
                 if self.step % conf.log_interval == 0 or self.step == conf.max_steps:
                     means = {k: v / count for k, v in sums.items()}
@@ -237,21 +279,19 @@ class Trainer:
                     bar.set_postfix(loss=f"{means.get('loss', float('nan')):.3f}", lr=f"{means['lr']:.2e}")
                     sums, count = defaultdict(float), 0
                 bar.update(1)
-                if valid_loader is not None and (self.step % conf.valid_interval == 0 or self.step == conf.max_steps):
-                    last_valid = self.validate(valid_loader, sampler)
+                if valid_data is not None and (self.step % conf.valid_interval == 0 or self.step == conf.max_steps):
+                    last_valid = self.validate(valid_data, data)
                 if self.step % conf.save_interval == 0 or self.step == conf.max_steps:
-                    self.save(sampler)
+                    self.save(data)
                 if self.step >= conf.max_steps:
                     break
-            else:
-                if batches_this_epoch == 0 and not resumed_mid_epoch:
-                    raise RuntimeError(
-                        f"epoch {self.epoch} produced no batches: the training set is smaller than one "
-                        "batch per bucket (lower data.max_duration or data.num_buckets)")
-                self.epoch += 1
+            if self.step >= conf.max_steps:
+                break
+            self.epoch += 1
+            data.set_epoch(self.epoch)
         bar.close()
-        if valid_loader is None:
-            self.save(name="best")
+        if valid_data is None:
+            self.save(data, name="best")
         summary = {
             "steps": self.step, "epochs": self.epoch, "wall_seconds": round(time.time() - start, 1),
             "audio_hours_seen": round(audio_seconds / 3600.0, 3), "best_valid_loss": self.best_valid,
@@ -265,36 +305,34 @@ class Trainer:
             self.writer.close()
         return summary
 
-    def _resume_sampler_state(self, sampler) -> bool:
-        if self._pending_sampler_state is None:
-            return False
-        sampler.load_state_dict(self._pending_sampler_state)
-        self._pending_sampler_state = None
-        return True
-
     @torch.no_grad()
-    def validate(self, loader, train_sampler=None) -> Dict[str, float]:
+    def validate(self, valid_data, train_data=None) -> Dict[str, float]:
+        """Mean of the task's report over the validation set, over all ranks; every rank steps through
+        the same number of batches, and one any rank lacks data for is skipped by all."""
         self.model.eval()
         sums: Dict[str, float] = defaultdict(float)
         weight = 0
-        for batch in loader:
-            self.skips.update(batch)
-            if batch.get("num_cuts", 0) == 0:
+        valid_data.set_epoch(0)
+        valid_data.position = 0
+        for batch in valid_data:
+            self.skips.update(batch.skipped)
+            if not self._all_ranks_have_data(batch):
                 continue
-            batch = self._batch_to_device(batch)
+            batch = batch.to(self.device)
             with self.autocast():
-                _, report = self.task(batch)
-            n = batch["num_cuts"]
+                _, report = self.model(batch)
+            n = batch.num_cuts
             for k, v in report.items():
                 sums[k] += _scalar(v) * n
             weight += n
-        totals = torch.tensor([weight] + [sums[k] for k in sorted(sums)], dtype=torch.float64, device=self.device)
+        keys = sorted(sums)
+        totals = torch.tensor([weight] + [sums[k] for k in keys], dtype=torch.float64, device=self.device)
         totals = distributed.all_reduce_sum(totals)
-        means = {k: float(totals[i + 1] / max(1.0, float(totals[0]))) for i, k in enumerate(sorted(sums))}
+        means = {k: float(totals[i + 1] / max(1.0, float(totals[0]))) for i, k in enumerate(keys)}
         self._log("valid", means)
         if means and means.get("loss", math.inf) < self.best_valid:
             self.best_valid = means["loss"]
-            self.save(train_sampler, name="best")
+            self.save(train_data, name="best")
         return means
 
     def _log(self, split: str, values: Dict[str, float]) -> None:

@@ -1,0 +1,114 @@
+"""Audio tagging: multi-label classification of clips over a label vocabulary.
+
+The supervised-initialisation task (an AudioSet tagger): mean-pooled encoder frames, a linear
+layer, a sigmoid per label, binary cross-entropy (as in PANNs, Kong et al. 2020). A clip's labels
+are read from its supervisions' ``custom[label_field]`` (a label or a list of labels); clips with
+no label of the vocabulary are skipped as ``no_label``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from audiotext.data.audio_checks import min_input_samples
+from audiotext.data.dataset import AudioDataset
+from audiotext.data.features import Fbank
+from audiotext.models.encoders import ENCODERS
+from audiotext.models.pooling import MeanPooling
+from audiotext.tasks.base import Task, register_task
+
+
+def read_label_vocabulary(labels: List[str], label_file: str) -> List[str]:
+    """The label list (config ``labels``, or one label per line of ``label_file``); ValueError when
+    neither or both are given, or a label repeats."""
+    if bool(labels) == bool(label_file):
+        raise ValueError("task_conf: give the label vocabulary as labels (a list) or label_file, exactly one")
+    if label_file:
+        path = Path(label_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"task_conf.label_file: not found: {label_file}")
+        labels = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    repeated = sorted({x for x in labels if labels.count(x) > 1})
+    if repeated:
+        raise ValueError(f"task_conf: labels repeated in the vocabulary: {repeated[:5]}")
+    return list(labels)
+
+
+class TaggingDataset(AudioDataset):
+    """Clips with labels: ``Batch.labels`` (B, C) float32 multi-hot."""
+
+    def __init__(self, vocabulary: List[str], label_field: str, conf, train: bool = True, seed: int = 0,
+                 rank: int = 0, min_samples: Optional[int] = None):
+        super().__init__(conf, train=train, seed=seed, rank=rank, min_samples=min_samples)
+        self.index = {label: i for i, label in enumerate(vocabulary)}
+        self.label_field = label_field
+
+    def target(self, cut, rng):
+        found = set()
+        for sup in cut.supervisions:
+            value = (sup.custom or {}).get(self.label_field)
+            for label in ([value] if isinstance(value, str) else value or []):
+                if label in self.index:
+                    found.add(self.index[label])
+        return (sorted(found), None) if found else (None, "no_label")
+
+    def collate_targets(self, batch, targets):
+        labels = torch.zeros(len(targets), len(self.index))
+        for row, classes in enumerate(targets):
+            labels[row, classes] = 1.0
+        batch.labels = labels
+
+
+@register_task("tagging")
+class AudioTaggingTask(Task):
+    @dataclass
+    class Config:
+        labels: List[str] = field(default_factory=list)
+        label_file: str = ""
+        label_field: str = "labels"  # supervision custom field holding a clip's label(s)
+        dropout: float = 0.1
+
+    def __init__(self, conf: "AudioTaggingTask.Config", exp):
+        super().__init__()
+        self.conf = conf
+        self.vocabulary = read_label_vocabulary(conf.labels, conf.label_file)
+        encoder_conf = dict(exp.encoder_conf)
+        encoder_conf.setdefault("input_dim", exp.data.fbank.num_mel_bins)
+        self.encoder = ENCODERS.build(exp.encoder, encoder_conf, where="encoder_conf")
+        self.pool = MeanPooling()
+        self.drop = nn.Dropout(conf.dropout)
+        self.head = nn.Linear(self.encoder.output_dim, len(self.vocabulary))
+        dim = exp.data.fbank.num_mel_bins
+        self.register_buffer("feature_mean", torch.zeros(dim))
+        self.register_buffer("feature_std", torch.ones(dim))
+        self.fbank = Fbank(exp.data.fbank)
+
+    @property
+    def min_input_samples(self) -> int:
+        return min_input_samples(self.encoder, self.fbank.conf)
+
+    def encode_audio(self, features, feature_lens):
+        features = (features - self.feature_mean) / self.feature_std
+        valid = torch.arange(features.shape[1], device=features.device)[None, :] < feature_lens[:, None]
+        return self.encoder(features * valid[..., None], feature_lens)
+
+    def build_dataset(self, data_conf, train: bool, seed: int = 0, rank: int = 0) -> TaggingDataset:
+        return TaggingDataset(self.vocabulary, self.conf.label_field, data_conf, train=train, seed=seed, rank=rank,
+                              min_samples=self.min_input_samples)
+
+    def logits(self, features, feature_lens) -> torch.Tensor:
+        """(B, T, F) fbank -> (B, C) label logits."""
+        frames, frame_lens = self.encode_audio(features, feature_lens)
+        return self.head(self.drop(self.pool(frames, frame_lens)))
+
+    def forward(self, batch):
+        logits = self.logits(batch.features, batch.feature_lens).float()
+        loss = F.binary_cross_entropy_with_logits(logits, batch.labels)
+        with torch.no_grad():
+            correct = ((logits > 0).float() == batch.labels).float().mean()
+        return loss, {"loss": loss.detach(), "label_acc": correct}
