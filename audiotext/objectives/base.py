@@ -32,7 +32,20 @@ class Objective(nn.Module):
     implement ``embed_audio(frames, lens)`` and ``embed_text(tokens, lens, texts)``;
     captioning ones ``generate(frames, lens, decode_conf)`` and
     ``sequence_log_likelihood(frames, lens, tokens, token_lens)``.
+
+    ``supports_embedding_cache``: True when forward is
+    ``loss_from_embeddings(embeddings(frames, frame_lens, batch))`` with ``embeddings``
+    returning row-aligned (B, ...) tensors, so a trainer can accumulate gradients exactly
+    over micro-batches by caching them (open_clip's ``accum_freq``).
     """
+
+    supports_embedding_cache = False
+
+    def after_optimizer_step(self) -> None:
+        """Called by the trainer after every optimizer step, outside autograd.
+
+        For in-place fixes of parameters (e.g. clamping a learned temperature); a no-op here.
+        """
 
     def forward(self, frames: torch.Tensor, frame_lens: torch.Tensor, batch: Dict[str, Any]) -> Tuple[torch.Tensor, Dict[str, Any]]:
         raise NotImplementedError

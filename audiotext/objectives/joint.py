@@ -14,6 +14,9 @@ from audiotext.objectives.base import OBJECTIVES, Objective, ObjectiveContext, r
 
 @register_objective("joint")
 class JointObjective(Objective):
+    # the captioning loss has no embeddings/loss split, so micro-batches cannot be cached
+    supports_embedding_cache = False
+
     @dataclass
     class Config:
         contrastive: Dict[str, Any] = field(default_factory=dict)  # "contrastive" objective's Config
@@ -26,6 +29,10 @@ class JointObjective(Objective):
         self.conf = conf
         self.contrastive = OBJECTIVES.build("contrastive", conf.contrastive, ctx, where="objective_conf.contrastive")
         self.captioning = OBJECTIVES.build("captioning", conf.captioning, ctx, where="objective_conf.captioning")
+
+    def after_optimizer_step(self) -> None:
+        """Forwarded to the contrastive head (clamps a learned temperature); captioning has none."""
+        self.contrastive.after_optimizer_step()
 
     @property
     def text_encoder(self):
