@@ -50,9 +50,6 @@ class Objective(nn.Module):
     def forward(self, frames: torch.Tensor, frame_lens: torch.Tensor, batch: Dict[str, Any]) -> Tuple[torch.Tensor, Dict[str, Any]]:
         raise NotImplementedError
 
-    def after_optimizer_step(self) -> None:
-        """Called by the trainer after every optimizer step, outside autograd."""
-
     def loss_weight(self, batch) -> float:
         """How many units the loss is a mean over (default: clips), so micro-batches of an
         accumulated step weigh as they would in one large batch."""

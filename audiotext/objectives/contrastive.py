@@ -184,15 +184,16 @@ class ContrastiveObjective(Objective):
         self.text_pool = POOLINGS.build(conf.text_pooling, {}, self.text_encoder.output_dim)
         self.audio_proj = ProjectionHead(ctx.audio_dim, conf.embed_dim)
         self.text_proj = ProjectionHead(self.text_encoder.output_dim, conf.embed_dim)
-        # log of the multiplier, as in CLIP; a parameter even when fixed so checkpoints keep one layout
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)),
+        # log of the multiplier, as in CLIP; a parameter even when fixed so checkpoints keep one layout.
+        # Shape (1,), not 0-d: FSDP2 shards no scalar parameters
+        self.logit_scale = nn.Parameter(torch.full((1,), math.log(1.0 / temperature)),
                                         requires_grad=conf.learn_temperature)
-        self.logit_bias = (nn.Parameter(torch.tensor(float(conf.sigmoid_bias_init)))
+        self.logit_bias = (nn.Parameter(torch.full((1,), float(conf.sigmoid_bias_init)))
                            if conf.loss == "sigmoid" else None)
 
     def scale(self) -> torch.Tensor:
         """0-d: the multiplier of the cosine similarities, exp(logit_scale) = 1 / temperature."""
-        return self.logit_scale.exp()
+        return self.logit_scale[0].exp()
 
     @torch.no_grad()
     def after_optimizer_step(self) -> None:
