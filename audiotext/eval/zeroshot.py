@@ -30,7 +30,8 @@ def predict_by_similarity(audio: np.ndarray, prompt_embeddings: np.ndarray) -> n
 
 def likelihood_scorer(task, prompts: Sequence[str]) -> Callable[[torch.Tensor, torch.Tensor], List[np.ndarray]]:
     """A frame hook for ``embed_cuts``: per clip, the log-likelihood of every prompt (C,)."""
-    max_tokens = task.objective.max_length + 1 if hasattr(task.objective, "max_length") else 64
+    task.objective.require("generation", "likelihood zero-shot")
+    max_tokens = task.objective.max_length + 1
     chunk = tokenize(task.tokenizer, list(prompts), max_tokens)
 
     def score(frames: torch.Tensor, frame_lens: torch.Tensor) -> List[np.ndarray]:

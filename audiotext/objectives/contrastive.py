@@ -47,6 +47,8 @@ def contrastive_loss(audio: torch.Tensor, text: torch.Tensor, logit_scale: torch
 
 @register_objective("contrastive")
 class ContrastiveObjective(Objective):
+    capabilities = frozenset({"retrieval"})
+
     @dataclass
     class Config:
         embed_dim: int = 256

@@ -14,6 +14,8 @@ from audiotext.objectives.base import OBJECTIVES, Objective, ObjectiveContext, r
 
 @register_objective("joint")
 class JointObjective(Objective):
+    capabilities = frozenset({"retrieval", "generation"})
+
     @dataclass
     class Config:
         contrastive: Dict[str, Any] = field(default_factory=dict)  # "contrastive" objective's Config
@@ -26,6 +28,10 @@ class JointObjective(Objective):
         self.conf = conf
         self.contrastive = OBJECTIVES.build("contrastive", conf.contrastive, ctx, where="objective_conf.contrastive")
         self.captioning = OBJECTIVES.build("captioning", conf.captioning, ctx, where="objective_conf.captioning")
+
+    @property
+    def max_length(self) -> int:
+        return self.captioning.max_length
 
     @property
     def text_encoder(self):

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
-from audiotext.data.audio_checks import checked_features, load_checked_audio, min_input_samples
-from audiotext.data.features import Fbank
-from audiotext.models.encoders import ENCODERS
+from audiotext.data.audio_checks import checked_features, load_checked_audio
+from audiotext.embedding import AudioEmbedding
 from audiotext.objectives import OBJECTIVES, ObjectiveContext
 from audiotext.tasks.base import Task, register_task
 from audiotext.tokenizers import TOKENIZERS
@@ -19,7 +18,13 @@ log = logging.getLogger(__name__)
 
 
 @register_task("pretrain")
-class AudioTextPretrainTask(Task):
+class AudioTextPretrainTask(AudioEmbedding, Task):
+    """Audio encoder + objective. The audio side (``encoder``, ``fbank``, ``feature_mean``,
+    ``feature_std``) and the embedding interface come from :class:`AudioEmbedding`; the
+    objective (``objective.*``) holds everything else."""
+
+    other_state_prefixes = ("objective.",)
+
     @dataclass
     class Config:
         # clips read once at the start of a new run for the global feature mean/std
@@ -29,26 +34,14 @@ class AudioTextPretrainTask(Task):
         super().__init__()
         self.conf = conf
         self.tokenizer = TOKENIZERS.build(exp.tokenizer, exp.tokenizer_conf, where="tokenizer_conf")
-        encoder_conf = dict(exp.encoder_conf)
-        encoder_conf.setdefault("input_dim", exp.data.fbank.num_mel_bins)
-        self.encoder = ENCODERS.build(exp.encoder, encoder_conf, where="encoder_conf")
+        self.build_audio_side(exp)
         ctx = ObjectiveContext(
             audio_dim=self.encoder.output_dim, vocab_size=self.tokenizer.vocab_size,
             pad_id=self.tokenizer.pad_id, bos_id=self.tokenizer.bos_id, eos_id=self.tokenizer.eos_id,
             text_encoder=exp.text_encoder, text_encoder_conf=exp.text_encoder_conf,
         )
         self.objective = OBJECTIVES.build(exp.objective, exp.objective_conf, ctx, where="objective_conf")
-        dim = exp.data.fbank.num_mel_bins
-        # global feature normalisation, saved with the weights so inference matches training
-        self.register_buffer("feature_mean", torch.zeros(dim))
-        self.register_buffer("feature_std", torch.ones(dim))
-        self.fbank = Fbank(exp.data.fbank)
         self.statistics_skipped: dict = {}  # clips prepare() left out, by reason
-
-    @property
-    def min_input_samples(self) -> int:
-        """The shortest audio (samples at ``fbank.conf.sample_rate``) the encoder turns into a frame."""
-        return min_input_samples(self.encoder, self.fbank.conf)
 
     def prepare(self, train_cuts) -> None:
         """Global feature mean/std from the first ``normalization_clips`` clips; unusable clips
@@ -81,13 +74,6 @@ class AudioTextPretrainTask(Task):
         log.info("feature statistics from %d frames%s", frames,
                  f"; skipped {dict(skipped)}" if skipped else "")
 
-    def encode_audio(self, features, feature_lens):
-        """Normalised fbank -> encoder frames (B, T', D), lengths."""
-        features = (features - self.feature_mean) / self.feature_std
-        # keep padding at exactly zero so a clip's frames do not depend on its batch mates
-        valid = torch.arange(features.shape[1], device=features.device)[None, :] < feature_lens[:, None]
-        return self.encoder(features * valid[..., None], feature_lens)
-
     def forward(self, batch):
-        frames, frame_lens = self.encode_audio(batch["features"], batch["feature_lens"])
+        frames, frame_lens = self.encode(batch["features"], batch["feature_lens"])
         return self.objective(frames, frame_lens, batch)
