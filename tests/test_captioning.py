@@ -255,4 +255,6 @@ def test_caption_cli_refuses_a_model_without_decoder(tmp_path, capsys):
 
     ckpt, _ = _checkpoint(tmp_path, "contrastive", {"embed_dim": 16})
     assert caption.main(["--model", str(ckpt), str(tmp_path)]) == 2
-    assert "no text decoder" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: captioning with {ckpt} needs an objective with 'generation'; "
+                   "ContrastiveObjective declares retrieval"]
