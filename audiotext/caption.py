@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 from typing import List
 
-import numpy as np
 import torch
 
 from audiotext.bin.common import add_plugin_args, load_plugins, setup_logging
@@ -31,22 +30,16 @@ log = logging.getLogger("audiotext.caption")
 def caption_waveforms(task, waveforms: List, decode_conf: DecodeConfig) -> List[str]:
     """Mono float32 arrays at the model's rate, values in [-1, 1] -> one caption each (batched together).
 
-    A waveform shorter than the encoder's minimum input is padded with silence up to it.
-    Raises ValueError naming the waveforms that hold NaN/inf samples or samples far beyond full
-    scale (``audio_checks.MAX_ABS_SAMPLE``), and when the objective has no text decoder.
+    A waveform shorter than the encoder's minimum input is padded with silence up to it
+    (``task.encode_waveforms``). Raises ValueError naming the waveforms that hold NaN/inf samples
+    or samples far beyond full scale (``audio_checks.MAX_ABS_SAMPLE``), and when the objective
+    lacks the ``generation`` capability.
     """
-    if not hasattr(task.objective, "generate"):
-        raise ValueError(f"objective {type(task.objective).__name__} has no text decoder to caption with")
+    task.objective.require("generation", "captioning")
     problems = {i: p for i, p in enumerate(sample_problem(w) for w in waveforms) if p}
     if problems:
         raise unusable_inputs_error(problems, "waveforms")
-    shortest = task.min_input_samples
-    feats = [task.fbank(np.pad(w, (0, max(0, shortest - len(w))))) for w in waveforms]
-    lens = torch.tensor([f.shape[0] for f in feats])
-    x = torch.zeros(len(feats), int(lens.max()), feats[0].shape[1])
-    for i, f in enumerate(feats):
-        x[i, : f.shape[0]] = f
-    frames, frame_lens = task.encode_audio(x, lens)
+    frames, frame_lens = task.encode_waveforms(waveforms)
     return [task.tokenizer.decode(ids) for ids in task.objective.generate(frames, frame_lens, decode_conf)]
 
 
@@ -70,16 +63,15 @@ def main(argv=None) -> int:
         conf = DecodeConfig(beam_size=args.beam, max_length=args.max_length, length_penalty=args.length_penalty)
         if conf.beam_size < 1:
             raise ValueError(f"--beam must be >= 1, got {conf.beam_size}")
-        if not hasattr(task.objective, "generate"):
-            raise ValueError(f"{args.model}: objective {type(task.objective).__name__} has no text decoder")
-    except (FileNotFoundError, ValueError) as err:
+        task.objective.require("generation", f"captioning with {args.model}")
+    except (FileNotFoundError, ValueError) as err:  # ConfigError and WeightsError are ValueErrors
         print(f"error: {err}", file=sys.stderr)
         return 2
     task.eval()
     files, missing = find_audio(args.inputs)
     for item in missing:
         log.warning("skipping %s: %s", item["path"], item["reason"])
-    rate = task.fbank.conf.sample_rate
+    rate = task.sample_rate
     done: List[dict] = []
     batch = []
 

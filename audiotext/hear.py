@@ -14,8 +14,8 @@ values in [-1, 1]. Outputs are float32 tensors on ``audio``'s device.
   is built on.
 * Scene embeddings are the mean of the timestamp embeddings.
 * Any length works: inputs shorter than the encoder's minimum input
-  (``model.min_samples``, 65 ms for the transformer) are padded with silence to
-  one frame. The fbank of the whole input is computed at once; inputs longer than
+  (``model.model.min_input_samples``, 65 ms for the transformer) are padded with
+  silence to one frame. The fbank of the whole input is computed at once; inputs longer than
   ``MAX_WINDOW_SECONDS`` are encoded in windows (attention cost grows with the
   square of the length) of nearly equal size. Each window owns a run of output
   frames and is given the fbank frames those are computed from, so consecutive
@@ -36,8 +36,7 @@ import torch
 from torch import nn
 
 from audiotext.data.audio_checks import MAX_ABS_SAMPLE, unusable_inputs_error
-from audiotext.data.features import fbank_frames
-from audiotext.experiment import load_task_from_dir
+from audiotext.embedding import load_audio_model
 
 # long inputs are encoded in windows of at most this length
 MAX_WINDOW_SECONDS = 20.0
@@ -52,57 +51,46 @@ def frame_windows(num_frames: int, max_frames: int) -> List[Tuple[int, int]]:
 
 
 class HearModel(nn.Module):
-    def __init__(self, task):
+    """The HEAR view of a model with the embedding interface (:class:`~audiotext.embedding.AudioEmbedding`:
+    an :class:`~audiotext.embedding.AudioModel` from :func:`load_model`, or a whole task)."""
+
+    def __init__(self, model):
         super().__init__()
-        self.task = task.eval()
-        encoder = task.encoder
-        self.sample_rate = task.fbank.conf.sample_rate
-        self.scene_embedding_size = encoder.output_dim
-        self.timestamp_embedding_size = encoder.output_dim
-        self.frame_shift_ms = encoder.frame_shift_ms
-        # output frame i is built on fbank frames [i * stride, i * stride + receptive)
-        self.stride = encoder.input_stride
-        self.receptive = encoder.min_input_frames
-        self.min_samples = task.min_input_samples
+        self.model = model.eval()
+        self.sample_rate = model.sample_rate
+        self.scene_embedding_size = model.embedding_dim
+        self.timestamp_embedding_size = model.embedding_dim
 
     @property
     def device(self) -> torch.device:
-        return self.task.feature_mean.device
-
-    def num_frames(self, num_samples: int) -> int:
-        """Timestamp embeddings of one sound of ``num_samples`` samples (after padding to ``min_samples``)."""
-        feats = fbank_frames(max(num_samples, self.min_samples), self.task.fbank.conf)
-        return (feats - self.receptive) // self.stride + 1
-
-    def _frame_times_ms(self, num_frames: int) -> torch.Tensor:
-        idx = torch.arange(num_frames, dtype=torch.float64)
-        return self.task.fbank.frame_centre_ms(idx * self.stride + (self.receptive - 1) / 2).float()
+        return self.model.device
 
     @torch.no_grad()
     def timestamp_embeddings(self, audio: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         check_audio(audio)
         out_device = audio.device
+        model = self.model
         if audio.shape[0] == 0:  # no sounds: empty outputs of the shape one sound of this length gets
             emb, ts = self.timestamp_embeddings(torch.zeros(1, audio.shape[1], device=out_device))
             return emb[:0], ts[:0]
-        audio = audio.float()
-        if audio.shape[1] < self.min_samples:  # too short for the encoder: pad with silence
-            audio = torch.nn.functional.pad(audio, (0, self.min_samples - audio.shape[1]))
-        feats = torch.stack([self.task.fbank(a.numpy()) for a in audio.cpu()]).to(self.device)
-        total = self.num_frames(audio.shape[1])
-        max_frames = int(MAX_WINDOW_SECONDS * 1000 / self.frame_shift_ms)
+        # the whole input at once; short sounds padded with silence to one frame
+        feats = torch.stack([model.featurize(a) for a in audio.float()]).to(self.device)
+        total = model.num_frames(audio.shape[1])
+        stride, receptive = model.encoder.input_stride, model.encoder.min_input_frames
+        max_frames = int(MAX_WINDOW_SECONDS * 1000 / model.frame_shift_ms)
         pieces = []
         for start, end in frame_windows(total, max_frames):
-            window = feats[:, start * self.stride:(end - 1) * self.stride + self.receptive]
+            # output frame i is built on fbank frames [i * stride, i * stride + receptive)
+            window = feats[:, start * stride:(end - 1) * stride + receptive]
             lens = torch.full((audio.shape[0],), window.shape[1], dtype=torch.long, device=self.device)
-            frames, _ = self.task.encode_audio(window, lens)
+            frames, _ = model.encode(window, lens)
             if frames.shape[1] != end - start:  # the encoder broke its declared frame geometry
-                raise RuntimeError(f"{type(self.task.encoder).__name__} gave {frames.shape[1]} frames for "
+                raise RuntimeError(f"{type(model.encoder).__name__} gave {frames.shape[1]} frames for "
                                    f"{window.shape[1]} fbank frames; its input_stride/min_input_frames "
                                    f"promise {end - start}")
             pieces.append(frames.float())
         emb = torch.cat(pieces, dim=1).to(out_device)
-        ts = self._frame_times_ms(total)[None].expand(audio.shape[0], -1).contiguous().to(out_device)
+        ts = model.frame_times_ms(total)[None].expand(audio.shape[0], -1).contiguous().to(out_device)
         return emb, ts
 
 
@@ -127,11 +115,13 @@ def check_audio(audio) -> None:
 
 
 def load_model(model_file_path: str = "", device: str = "cpu") -> HearModel:
-    """Load a checkpoint or export directory (config.yaml + model.safetensors [+ tokenizer.model])."""
+    """Load the audio side of a checkpoint or export directory (config.yaml + model.safetensors):
+    :func:`audiotext.embedding.load_audio_model`, which loads installed entry-point plugins first and
+    never builds the text tower. FileNotFoundError / ConfigError for a bad directory,
+    :class:`~audiotext.train.checkpoint.WeightsError` for weights that do not fit."""
     if not model_file_path:
         raise ValueError("load_model needs the path of a checkpoint or exported model directory")
-    task, _ = load_task_from_dir(model_file_path)
-    return HearModel(task).to(device)
+    return HearModel(load_audio_model(model_file_path, device))
 
 
 def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> Tuple[torch.Tensor, torch.Tensor]:

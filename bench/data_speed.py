@@ -4,7 +4,7 @@
 
 Both loaders run in this process on one thread (so the number is per core):
   baseline  fixed-size random batches (batch_size=32) of soundfile + fbank per clip
-  audiotext the recipe's path: DynamicBucketingSampler -> AudioCaptionDataset
+  audiotext the recipe's path: indexed sources, duration-bucketed order -> AudioCaptionDataset
             (checked audio loading, fbank, SpecAugment, tokenisation)
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ import argparse
 import random
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -47,14 +48,20 @@ def run_baseline(cuts, fbank, batch_size: int, seed: int = 0):
     return seconds, time.perf_counter() - start, padded_fraction(batches)
 
 
-def run_audiotext(cuts, conf, tokenizer):
-    from audiotext.data.dataset import make_loader
+def run_audiotext(manifest, conf, tokenizer):
+    import tempfile
 
-    loader, _ = make_loader(cuts, tokenizer, conf, train=True, seed=0)
+    from audiotext.data.dataset import AudioCaptionDataset
+    from audiotext.data.sources import SourceConfig, make_stream, open_sources
+
+    sources = open_sources([SourceConfig("bench", manifest)], Path(tempfile.mkdtemp()))
+    stream = make_stream(sources, AudioCaptionDataset(tokenizer, conf, train=True), conf, seed=0, train=True)
     seconds, batches = 0.0, []
     start = time.perf_counter()
-    for batch in loader:
-        lens = batch["feature_lens"].tolist()
+    for batch in stream:
+        if batch.feature_lens is None:
+            continue
+        lens = batch.feature_lens.tolist()
         seconds += sum(lens) / 100.0
         batches.append(lens)
     return seconds, time.perf_counter() - start, padded_fraction(batches)
@@ -83,7 +90,7 @@ def main(argv=None) -> int:
     print(f"{len(durations)} clips, {sum(durations) / 3600:.2f} h, torch threads = 1")
     results = {}
     for name, fn in (("baseline", lambda: run_baseline(cuts, fbank, args.baseline_batch_size)),
-                     ("audiotext", lambda: run_audiotext(cuts, conf, ByteTokenizer()))):
+                     ("audiotext", lambda: run_audiotext(args.cuts, conf, ByteTokenizer()))):
         best = None
         for _ in range(args.repeats):
             seconds, wall, pad = fn()

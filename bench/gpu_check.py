@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from audiotext.data.batch import Batch  # noqa: E402  (after the path is set)
+
 MINI = ["encoder_conf.d_model=192", "encoder_conf.num_layers=4", "encoder_conf.num_heads=4", "encoder_conf.d_ff=768",
         "encoder_conf.subsampling_channels=32", "encoder_conf.dropout=0.0", "text_encoder_conf.d_model=192",
         "text_encoder_conf.num_layers=2", "text_encoder_conf.d_ff=768", "text_encoder_conf.dropout=0.0",
@@ -75,8 +77,9 @@ def step_timing(report):
     from audiotext.experiment import load_experiment
 
     B, T = 64, 1000  # 64 clips of 10 s: 640 s of audio per batch, the paper's ~600 s per GPU
-    batch = {"features": torch.randn(B, T, 80, device="cuda"), "feature_lens": torch.full((B,), T, device="cuda"),
-             "tokens": torch.randint(4, 260, (B, 24), device="cuda"), "token_lens": torch.full((B,), 24, device="cuda")}
+    batch = Batch(cut_ids=[""] * B, features=torch.randn(B, T, 80, device="cuda"),
+                  feature_lens=torch.full((B,), T, device="cuda"), tokens=torch.randint(4, 260, (B, 24), device="cuda"),
+                  token_lens=torch.full((B,), 24, device="cuda"), captions=["x"] * B)
     results = {}
     for backend in ("sdpa", "math"):
         for bf16 in (False, True):
@@ -179,8 +182,9 @@ def objective_timing(report):
     from audiotext.experiment import load_experiment
 
     B, T, L = 64, 1000, 24
-    batch = {"features": torch.randn(B, T, 80, device="cuda"), "feature_lens": torch.full((B,), T, device="cuda"),
-             "tokens": torch.randint(4, 260, (B, L), device="cuda"), "token_lens": torch.full((B,), L, device="cuda")}
+    batch = Batch(cut_ids=[""] * B, features=torch.randn(B, T, 80, device="cuda"),
+                  feature_lens=torch.full((B,), T, device="cuda"), tokens=torch.randint(4, 260, (B, L), device="cuda"),
+                  token_lens=torch.full((B,), L, device="cuda"), captions=["x"] * B)
     steps = {}
     for name, extra in (("contrastive", MINI), ("captioning", ENCODER_ONLY + CAPTIONING), ("joint", WITH_TEXT_ENCODER + JOINT)):
         exp = load_experiment(None, ["tokenizer=byte"] + extra)

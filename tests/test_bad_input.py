@@ -84,10 +84,10 @@ def test_minimum_input_is_declared_by_the_encoder_once(task):
     # the encoder takes exactly that much and no less
     x = np.random.default_rng(1).uniform(-0.3, 0.3, MIN_SAMPLES).astype(np.float32)
     feat = task.fbank(x)[None]
-    frames, lens = task.encode_audio(feat, torch.tensor([7]))
+    frames, lens = task.encode(feat, torch.tensor([7]))
     assert frames.shape == (1, 1, 32) and lens.tolist() == [1]
     with pytest.raises(ValueError, match=r"too short for the encoder: 6 frames \(need >= 7\)"):
-        task.encode_audio(task.fbank(x[:-1])[None], torch.tensor([6]))
+        task.encode(task.fbank(x[:-1])[None], torch.tensor([6]))
 
 
 def test_checked_features(task):

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import torch
 
+from audiotext.data.batch import Batch
+
 from audiotext.data.dataset import tokenize
 from audiotext.decoding import DecodeConfig, beam_decode, greedy_decode
 from audiotext.eval.zeroshot import accuracy, class_prompts, likelihood_scorer, predict_by_similarity
@@ -83,7 +85,7 @@ def test_parallel_fraction_splits_batch_and_feeds_mask_tokens(fraction, expected
     obj = make_objective(parallel_fraction=fraction).train()
     calls = _record_decoder_calls(obj)
     frames, frame_lens, tokens, token_lens = toy_batch(batch=8)
-    loss, report = obj(frames, frame_lens, {"tokens": tokens, "token_lens": token_lens})
+    loss, report = obj(frames, frame_lens, Batch(cut_ids=[""] * len(tokens), tokens=tokens, token_lens=token_lens))
     assert torch.isfinite(loss)
     parallel = [c for c in calls if not c["causal"]]
     ar = [c for c in calls if c["causal"]]
@@ -98,7 +100,7 @@ def test_parallel_fraction_splits_batch_and_feeds_mask_tokens(fraction, expected
 def test_loss_is_mean_over_all_target_tokens_with_label_smoothing():
     obj = make_objective(parallel_fraction=0.0, label_smoothing=0.0).eval()
     frames, frame_lens, tokens, token_lens = toy_batch()
-    loss, _ = obj(frames, frame_lens, {"tokens": tokens, "token_lens": token_lens})
+    loss, _ = obj(frames, frame_lens, Batch(cut_ids=[""] * len(tokens), tokens=tokens, token_lens=token_lens))
     inputs, lens, targets = decoder_io(tokens, token_lens, 0)
     logits = obj.decoder(inputs, lens, obj.decoder.prepare_memory(frames), frame_lens, causal=True)
     ref = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
@@ -107,7 +109,7 @@ def test_loss_is_mean_over_all_target_tokens_with_label_smoothing():
     ll = obj.sequence_log_likelihood(frames, frame_lens, tokens, token_lens, length_normalize=False)
     assert torch.allclose(-ll.sum() / (targets != IGNORE).sum(), ref, atol=1e-5)
     smoothed = make_objective(parallel_fraction=0.0, label_smoothing=0.1).eval()
-    loss_s, _ = smoothed(frames, frame_lens, {"tokens": tokens, "token_lens": token_lens})
+    loss_s, _ = smoothed(frames, frame_lens, Batch(cut_ids=[""] * len(tokens), tokens=tokens, token_lens=token_lens))
     logp = torch.log_softmax(logits, -1)[targets != IGNORE]  # same weights: both built from seed 0
     expected = 0.9 * ref + 0.1 * (-logp.mean(-1)).mean()
     assert torch.allclose(loss_s, expected, atol=1e-5)
@@ -177,13 +179,14 @@ def test_zero_shot_by_likelihood_after_learning_a_toy_task():
     for _ in range(150):
         kinds = torch.randint(0, 2, (16,), generator=gen).tolist()
         frames, lens = clips(kinds)
-        batch = tokenize(tokenizer, [prompts[k] for k in kinds], 40)
+        tokens, token_lens = tokenize(tokenizer, [prompts[k] for k in kinds], 40)
+        batch = Batch(cut_ids=[str(i) for i in range(len(kinds))], tokens=tokens, token_lens=token_lens)
         loss, _ = obj.train()(frames, lens, batch)
         opt.zero_grad()
         loss.backward()
         opt.step()
     obj.eval()
-    task = SimpleNamespace(tokenizer=tokenizer, objective=obj)
+    task = SimpleNamespace(tokenizer=tokenizer, objective=obj, normalize_caption=lambda text: text)
     kinds = [0, 1] * 10
     frames, lens = clips(kinds)
     scores = np.stack(likelihood_scorer(task, prompts)(frames, lens))
@@ -195,7 +198,7 @@ def test_joint_objective_sums_weighted_losses_and_exposes_both_heads():
     obj = make_objective("joint", captioning={"decoder": DEC, "parallel_fraction": 0.0},
                          contrastive={"embed_dim": 16}, contrastive_weight=0.5, captioning_weight=2.0).eval()
     frames, frame_lens, tokens, token_lens = toy_batch()
-    batch = {"tokens": tokens, "token_lens": token_lens, "captions": ["x"] * len(tokens)}
+    batch = Batch(cut_ids=[""] * len(tokens), tokens=tokens, token_lens=token_lens, captions=["x"] * len(tokens))
     loss, report = obj(frames, frame_lens, batch)
     expected = 0.5 * report["contrastive/loss"] + 2.0 * report["captioning/loss"]
     assert torch.allclose(loss.detach(), expected, atol=1e-5)
@@ -255,4 +258,6 @@ def test_caption_cli_refuses_a_model_without_decoder(tmp_path, capsys):
 
     ckpt, _ = _checkpoint(tmp_path, "contrastive", {"embed_dim": 16})
     assert caption.main(["--model", str(ckpt), str(tmp_path)]) == 2
-    assert "no text decoder" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: captioning with {ckpt} needs an objective with 'generation'; "
+                   "ContrastiveObjective declares retrieval"]

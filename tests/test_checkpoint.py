@@ -178,7 +178,7 @@ def test_unknown_component_name_exits_2(setup, tmp_path, capsys):
 
 def test_weights_load_strictly(tmp_path):
     """A checkpoint never loads silently into a model whose keys differ."""
-    from audiotext.train.checkpoint import load_weights, save_checkpoint
+    from audiotext.train.checkpoint import WeightsError, load_weights, save_checkpoint
 
     saved = torch.nn.Sequential(torch.nn.Linear(4, 3))
     save_checkpoint(tmp_path / "ck", saved, None, {})
@@ -186,5 +186,18 @@ def test_weights_load_strictly(tmp_path):
     load_weights(same, tmp_path / "ck")
     assert torch.equal(same[0].weight, saved[0].weight)
     other = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
-    with pytest.raises(RuntimeError, match="Missing key"):
+    weights = tmp_path / "ck" / "model.safetensors"
+    with pytest.raises(WeightsError) as err:
         load_weights(other, tmp_path / "ck")
+    assert str(err.value) == f"{weights}: weights do not fit the model: 2 missing keys (1.bias, 1.weight)"
+    assert err.value.missing == ["1.bias", "1.weight"] and err.value.path == weights
+    wider = torch.nn.Sequential(torch.nn.Linear(4, 5))
+    before = wider[0].weight.detach().clone()
+    with pytest.raises(WeightsError, match=r"2 shape mismatches \(0.bias: file \(3,\) vs model \(5,\), "
+                                           r"0.weight: file \(3, 4\) vs model \(5, 4\)\)$"):
+        load_weights(wider, tmp_path / "ck")
+    assert torch.equal(wider[0].weight, before)  # nothing was loaded: no partial state
+    fewer = torch.nn.Sequential()
+    with pytest.raises(WeightsError, match=r"2 unexpected keys \(0.bias, 0.weight\)$"):
+        load_weights(fewer, tmp_path / "ck")
+    load_weights(fewer, tmp_path / "ck", skip_prefixes=("0.",))  # skipped prefixes are not read

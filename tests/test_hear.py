@@ -51,7 +51,7 @@ def encoder_frames(num_samples: int) -> int:
 def test_model_attributes(model):
     assert model.sample_rate == SR
     assert model.scene_embedding_size == DIM and model.timestamp_embedding_size == DIM
-    assert not model.task.training
+    assert not model.model.training
 
 
 @pytest.mark.parametrize("n,seconds", [(1, 0.01), (1, 0.05), (1, 1.0), (3, 2.5), (2, 20.0), (2, 40.05), (2, 47.0)])
@@ -78,13 +78,15 @@ def test_shapes_dtypes_and_timestamps(model, n, seconds):
 
 
 def fbank_of(model, audio):
-    return torch.stack([model.task.fbank(a.numpy()) for a in audio])
+    return torch.stack([model.model.fbank(a.numpy()) for a in audio])
 
 
 def test_minimum_input_comes_from_the_encoder(model):
     # 7 fbank frames (the conv front end's receptive field) need 7 * 160 - 80 samples
-    assert model.min_samples == model.task.min_input_samples == 1040
-    assert model.num_frames(1040) == 1 and model.num_frames(1) == 1 and model.num_frames(1040 + 4 * 160) == 2
+    audio_side = model.model
+    assert audio_side.min_input_samples == 1040
+    assert audio_side.num_frames(1040) == 1 and audio_side.num_frames(1) == 1
+    assert audio_side.num_frames(1040 + 4 * 160) == 2 and audio_side.num_frames(1040 + 4 * 160 - 1) == 1
 
 
 def test_short_input_is_padded_to_the_minimum(model):
@@ -120,7 +122,7 @@ def test_windows_overlap_by_the_receptive_field_and_keep_their_own_frames(model)
     feats = fbank_of(model, audio)
     for a, b in [(0, 375), (375, 749), (749, 1124)]:
         window = feats[:, 4 * a:4 * (b - 1) + 7]
-        frames, lens = model.task.encode_audio(window, torch.full((2,), window.shape[1]))
+        frames, lens = model.model.encode(window, torch.full((2,), window.shape[1]))
         assert frames.shape[1] == b - a and (lens == b - a).all()
         assert torch.allclose(emb[:, a:b], frames, atol=1e-5)
 
@@ -129,7 +131,7 @@ def test_up_to_one_window_is_the_unwindowed_encoding(model):
     audio = noise(1, hear.MAX_WINDOW_SECONDS, seed=2)
     emb, _ = hear.get_timestamp_embeddings(audio, model)
     feats = fbank_of(model, audio)
-    frames, _ = model.task.encode_audio(feats, torch.tensor([feats.shape[1]]))
+    frames, _ = model.model.encode(feats, torch.tensor([feats.shape[1]]))
     assert emb.shape[1] == encoder_frames(WINDOW) == 499
     assert torch.allclose(emb, frames, atol=1e-5)
 

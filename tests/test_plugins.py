@@ -109,3 +109,74 @@ def test_entry_point_group_loads_installed_plugin(tmp_path, monkeypatch):
     loaded = load_entry_point_plugins()
     assert "ep_plugin" in loaded
     assert "entry_point_objective" in OBJECTIVES
+
+
+ENCODER_PLUGIN = '''
+"""A user's audio encoder, registered when the package is imported."""
+from audiotext import register_encoder
+from audiotext.models.encoders.transformer import TransformerAudioEncoder
+
+
+@register_encoder("entry_point_encoder")
+class EntryPointEncoder(TransformerAudioEncoder):
+    pass
+'''
+
+LOAD_SCRIPT = '''
+import sys
+import audiotext
+from audiotext import hear
+
+how, model_dir = sys.argv[1], sys.argv[2]
+assert "ep_encoder_plugin" not in sys.modules
+if how == "hear":
+    encoder = hear.load_model(model_dir).model.encoder
+else:
+    encoder = audiotext.load_pretrained(model_dir).encoder
+print(type(encoder).__module__, type(encoder).__name__)
+'''
+
+
+def test_models_of_entry_point_plugins_load_without_importing_the_plugin(tmp_path, monkeypatch):
+    """A checkpoint whose encoder an installed package registers loads through hear.load_model and
+    load_pretrained in a fresh process that never imports the package itself."""
+    import os
+    import subprocess
+
+    import torch
+
+    from audiotext.bin.train import checkpoint_config
+    from audiotext.experiment import build_task, resolve
+    from audiotext.train.checkpoint import save_checkpoint
+
+    site = tmp_path / "site"
+    (site / "ep_encoder_plugin").mkdir(parents=True)
+    (site / "ep_encoder_plugin" / "__init__.py").write_text(ENCODER_PLUGIN)
+    dist = site / "ep_encoder_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-encoder-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nep_encoder_plugin = ep_encoder_plugin\n")
+    monkeypatch.syspath_prepend(str(site))
+    import importlib
+
+    importlib.import_module("ep_encoder_plugin")  # the training side imported it
+    exp = resolve({"tokenizer": "byte", "encoder": "entry_point_encoder",
+                   "encoder_conf": {"d_model": 16, "num_layers": 1, "num_heads": 2, "d_ff": 32,
+                                    "subsampling_channels": 4},
+                   "text_encoder_conf": {"d_model": 16, "num_layers": 1, "num_heads": 2, "d_ff": 32},
+                   "objective_conf": {"embed_dim": 8}})
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(tmp_path / "exp" / "checkpoints" / "best", build_task(exp), {"step": 0},
+                           checkpoint_config(exp, tmp_path / "exp"))
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(site)])}
+    for how in ("hear", "load_pretrained"):
+        proc = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, how, str(ckpt)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.split() == ["ep_encoder_plugin", "EntryPointEncoder"]
+    # without the package on the path, the name is unknown: the plugin is what made it load
+    env["PYTHONPATH"] = str(root)
+    proc = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, "hear", str(ckpt)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "entry_point_encoder" in proc.stderr

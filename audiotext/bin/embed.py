@@ -17,7 +17,9 @@ the scene embedding is the mean of the timestamp embeddings.
 Files that cannot be used (missing, unreadable, empty, NaN/inf samples) are skipped
 and the run goes on; they are listed with their reason in ``<npz stem>_skipped.json``
 beside the npz and counted at the end. Exit status: 0 when at least one file was
-embedded, 1 when none was, 2 on a usage error.
+embedded, 1 when none was, 2 on a usage error or a model that cannot be loaded (one
+``error:`` line; weights that do not fit the config name the weights file and the keys).
+Only the audio side of the model is loaded (``audiotext.embedding.load_audio_model``).
 """
 from __future__ import annotations
 
@@ -68,7 +70,6 @@ def main(argv=None) -> int:
     from tqdm import tqdm
 
     from audiotext import hear
-    from audiotext.config import ConfigError
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
         return 2
     try:
         model = hear.load_model(args.model, device=args.device)
-    except (ConfigError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError) as err:  # ConfigError, WeightsError (naming the file)
         print(f"error: {err}", file=sys.stderr)
         return 2
 

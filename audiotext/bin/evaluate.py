@@ -33,6 +33,9 @@ def main(argv=None) -> int:
     parser.add_argument("--eval-config", required=True, help="YAML describing the evaluation suite")
     parser.add_argument("--out", required=True, help="results.json to write (flat metric -> number)")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--audio-only", action="store_true",
+                        help="load only the audio side (no text tower): probes and diagnostics, no retrieval, "
+                             "captioning or zero-shot")
     add_plugin_args(parser)
     args = parser.parse_args(argv)
     setup_logging()
@@ -41,19 +44,23 @@ def main(argv=None) -> int:
     load_plugins(args)
 
     from audiotext.eval.suite import EvalConfig, resolve_tasks, run_suite
-    from audiotext.experiment import build_task, load_task_from_dir
+    from audiotext.embedding import AudioModel, load_audio_model
+    from audiotext.experiment import experiment_from_dir, load_task_from_dir
 
     try:
         conf = dataclass_from_dict(EvalConfig, load_yaml(args.eval_config), args.eval_config)
         resolve_tasks(conf, args.cuts_dir)  # every task's files exist, before any compute
-        task, exp = load_task_from_dir(args.model_dir)
-    except (ConfigError, FileNotFoundError, ValueError) as err:
+        if args.audio_only:
+            task, exp = load_audio_model(args.model_dir), experiment_from_dir(args.model_dir)
+        else:
+            task, exp = load_task_from_dir(args.model_dir)
+    except (ConfigError, FileNotFoundError, ValueError) as err:  # WeightsError is a ValueError
         print(f"error: {err}", file=sys.stderr)
         return 2
 
     def random_task():
         torch.manual_seed(conf.random_init_seed)
-        model = build_task(exp)  # same architecture, untrained
+        model = AudioModel(exp)  # same audio architecture, untrained (probes need nothing else)
         model.feature_mean.copy_(task.feature_mean)  # same input normalisation: a fair baseline
         model.feature_std.copy_(task.feature_std)
         return model

@@ -27,13 +27,12 @@ def main(argv=None) -> int:
     setup_logging()
     load_plugins(args)
 
-    from audiotext.config import ConfigError
     from audiotext.export import ExportError, export_model
 
     try:
         out = export_model(args.checkpoint, args.out, results_json=args.results,
                            train_summary=args.train_summary, overwrite=args.force)
-    except (ExportError, ConfigError, FileNotFoundError) as err:
+    except (ExportError, ValueError, FileNotFoundError) as err:  # ConfigError, WeightsError are ValueErrors
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"exported {args.checkpoint} -> {out}")

@@ -1,4 +1,5 @@
-"""Embedding a CutSet with a trained (or randomly initialised) pretraining task."""
+"""Embedding a CutSet with a trained (or randomly initialised) model, through its embedding
+interface (:class:`audiotext.embedding.AudioEmbedding`)."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +9,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 import torch
 
-from audiotext.data.audio_checks import checked_features, load_checked_audio
+from audiotext.data.audio_checks import load_checked_audio
 from audiotext.data.dataset import SkipCounter, clip_captions, tokenize
 from audiotext.models.pooling import MeanPooling
 
@@ -29,21 +30,25 @@ class EmbeddedSet:
 
 
 @torch.no_grad()
-def embed_cuts(task, cuts, batch_seconds: float = 120.0, with_captions: bool = True,
+def embed_cuts(model, cuts, batch_seconds: float = 120.0, with_captions: bool = True,
                device: torch.device = torch.device("cpu"),
                frame_hook: Optional[Callable[[torch.Tensor, torch.Tensor], List[Any]]] = None,
                frame_stride: int = 0) -> EmbeddedSet:
-    """Encode every usable clip of ``cuts``; unusable ones (audio_checks' reasons, ``too_short`` below
+    """Encode every usable clip of ``cuts`` with ``model`` (an :class:`~audiotext.embedding.AudioEmbedding`:
+    a task, or the audio side alone from :func:`~audiotext.embedding.load_audio_model`); unusable ones (audio_checks' reasons, ``too_short`` below
     the encoder's minimum input, ``out_of_range`` features) are skipped and counted in ``skipped``.
 
     ``frame_hook(frames, frame_lens)``, when given, runs on each batch of encoder
     frames and returns one item per clip (e.g. a generated caption); the items land
     in ``EmbeddedSet.extra`` in clip order. ``frame_stride`` > 0 keeps each clip's
     frames, averaged in groups of that many (less memory for attention probes).
+    ``EmbeddedSet.audio`` holds retrieval embeddings when the model has an objective with the
+    ``retrieval`` capability.
     """
-    task.eval().to(device)
+    model.eval().to(device)
     pool = MeanPooling()
-    has_audio_space = hasattr(task.objective, "embed_audio")
+    objective = getattr(model, "objective", None)  # the audio side alone has none
+    has_audio_space = objective is not None and objective.has("retrieval")
     items = sorted(cuts, key=lambda c: c.duration)  # similar lengths together: little padding
     ids, labels, pooled, audio_emb, captions, extra, kept = [], [], [], [], [], [], []
     skips = SkipCounter()
@@ -52,15 +57,11 @@ def embed_cuts(task, cuts, batch_seconds: float = 120.0, with_captions: bool = T
     def flush():
         if not batch:
             return
-        feats = [f for _, f in batch]
-        lens = torch.tensor([f.shape[0] for f in feats])
-        x = torch.zeros(len(feats), int(lens.max()), feats[0].shape[1])
-        for i, f in enumerate(feats):
-            x[i, : f.shape[0]] = f
-        frames, frame_lens = task.encode_audio(x.to(device), lens.to(device))
+        x, lens = model.collate_features([f for _, f in batch])
+        frames, frame_lens = model.encode(x.to(device), lens.to(device))
         pooled.append(pool(frames, frame_lens).float().cpu().numpy())
         if has_audio_space:
-            audio_emb.append(task.objective.embed_audio(frames, frame_lens).float().cpu().numpy())
+            audio_emb.append(objective.embed_audio(frames, frame_lens).float().cpu().numpy())
         if frame_hook is not None:
             extra.extend(frame_hook(frames, frame_lens))
         if frame_stride > 0:
@@ -75,10 +76,10 @@ def embed_cuts(task, cuts, batch_seconds: float = 120.0, with_captions: bool = T
 
     seconds = 0.0
     for cut in items:
-        samples, reason = load_checked_audio(cut, task.fbank.conf.sample_rate)
+        samples, reason = load_checked_audio(cut, model.sample_rate)
         feat = None
         if samples is not None:
-            feat, reason = checked_features(task.fbank, samples, task.min_input_samples)
+            feat, reason = model.featurize_checked(samples)
         if feat is None:
             skips.update({"skipped": [(cut.id, reason)]})
             log.warning("skipping %s: %s", cut.id, reason)
@@ -113,12 +114,16 @@ def strided_mean(frames: torch.Tensor, stride: int) -> torch.Tensor:
 @torch.no_grad()
 def embed_texts(task, texts: List[str], batch_size: int = 256,
                 device: torch.device = torch.device("cpu")) -> np.ndarray:
+    """(N, E) float32 retrieval embeddings of ``texts``; ValueError unless the task's objective has
+    the ``retrieval`` capability."""
+    task.objective.require("retrieval", "embedding texts")
     task.eval().to(device)
     out = []
-    max_tokens = task.objective.text_encoder.conf.max_length if hasattr(task.objective, "text_encoder") else 64
+    max_tokens = task.objective.text_encoder.conf.max_length
     for start in range(0, len(texts), batch_size):
-        piece = texts[start:start + batch_size]
-        chunk = tokenize(task.tokenizer, piece, max_tokens)
-        emb = task.objective.embed_text(chunk["tokens"].to(device), chunk["token_lens"].to(device), piece)
+        # the text side sees texts as training saw captions (the task's caption normalisation)
+        piece = [task.normalize_caption(t) for t in texts[start:start + batch_size]]
+        tokens, token_lens = tokenize(task.tokenizer, piece, max_tokens)
+        emb = task.objective.embed_text(tokens.to(device), token_lens.to(device), piece)
         out.append(emb.float().cpu().numpy())
     return np.concatenate(out)

@@ -152,8 +152,7 @@ class EmbeddingCache:
         key = (model, path)
         if key not in self.sets:
             start = time.time()
-            task = self.tasks[model]
-            rate = task.fbank.conf.sample_rate
+            rate = self.tasks[model].sample_rate
             # downstream corpora keep their own rates: resample lazily to the model's
             cuts = load_cuts(str(path), str(path)).map(partial(_at_rate, rate=rate))
             self.sets[key] = embed_cuts(self.tasks[model], cuts, with_captions=with_captions,
@@ -256,13 +255,15 @@ def _run_probes(tasks, models, cache, pretrained_set, probe_kwargs, settings, re
 
 def run_suite(task, conf: EvalConfig, cuts_dir: str, random_task_factory: Optional[Callable[[], Any]] = None
               ) -> Tuple[Dict[str, float], Dict[str, Any]]:
-    """Evaluate ``task``; returns (results: flat metric -> number, details)."""
+    """Evaluate ``task`` (a task, or an :class:`~audiotext.embedding.AudioModel` for probes and
+    diagnostics only); ``random_task_factory()`` gives the random-init baseline (any
+    :class:`~audiotext.embedding.AudioEmbedding`). Returns (results: flat metric -> number, details)."""
     start = time.time()
     tasks = resolve_tasks(conf, cuts_dir)
     main_files = {s: Path(cuts_dir) / getattr(conf, f"{s}_cuts") for s in ("train", "valid", "test")}
-    objective = task.objective
-    has_space = hasattr(objective, "embed_audio")
-    can_caption = conf.captioning.enabled and hasattr(objective, "generate")
+    objective = getattr(task, "objective", None)  # None: the audio side alone (load_audio_model)
+    has_space = objective is not None and objective.has("retrieval")
+    can_caption = conf.captioning.enabled and objective is not None and objective.has("generation")
     # the pretraining corpus' own test split: retrieval, captioning, diagnostics
     use_main_test = (conf.retrieval and has_space) or can_caption or conf.diagnostics
     needed = ["test"] * use_main_test + ["train"] * can_caption
@@ -270,7 +271,7 @@ def run_suite(task, conf: EvalConfig, cuts_dir: str, random_task_factory: Option
         if not main_files[split].is_file():
             raise FileNotFoundError(f"no {split} CutSet {main_files[split]} (needed for retrieval, captioning "
                                     "or diagnostics; switch those off to run only downstream tasks)")
-    use_likelihood = hasattr(objective, "sequence_log_likelihood") and not has_space
+    use_likelihood = objective is not None and objective.has("generation") and not has_space
     needs_frames = any("attention" in t.spec.kinds for t in tasks)
     models = {"pretrained": task}
     if conf.random_init and random_task_factory is not None and any(t.spec.kinds for t in tasks):

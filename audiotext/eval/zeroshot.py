@@ -30,13 +30,14 @@ def predict_by_similarity(audio: np.ndarray, prompt_embeddings: np.ndarray) -> n
 
 def likelihood_scorer(task, prompts: Sequence[str]) -> Callable[[torch.Tensor, torch.Tensor], List[np.ndarray]]:
     """A frame hook for ``embed_cuts``: per clip, the log-likelihood of every prompt (C,)."""
-    max_tokens = task.objective.max_length + 1 if hasattr(task.objective, "max_length") else 64
-    chunk = tokenize(task.tokenizer, list(prompts), max_tokens)
+    task.objective.require("generation", "likelihood zero-shot")
+    max_tokens = task.objective.max_length + 1
+    tokens_once, lens_once = tokenize(task.tokenizer, [task.normalize_caption(p) for p in prompts], max_tokens)
 
     def score(frames: torch.Tensor, frame_lens: torch.Tensor) -> List[np.ndarray]:
         num_clips, num_classes = frames.shape[0], len(prompts)
-        tokens = chunk["tokens"].to(frames.device).repeat(num_clips, 1)
-        token_lens = chunk["token_lens"].to(frames.device).repeat(num_clips)
+        tokens = tokens_once.to(frames.device).repeat(num_clips, 1)
+        token_lens = lens_once.to(frames.device).repeat(num_clips)
         rows = torch.arange(num_clips, device=frames.device).repeat_interleave(num_classes)
         ll = task.objective.sequence_log_likelihood(frames[rows], frame_lens[rows], tokens, token_lens)
         return list(ll.view(num_clips, num_classes).float().cpu().numpy())

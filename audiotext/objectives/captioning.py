@@ -42,6 +42,8 @@ def parallel_inputs(inputs: torch.Tensor, lens: torch.Tensor, mask_id: int, pad_
 
 @register_objective("captioning")
 class CaptioningObjective(Objective):
+    capabilities = frozenset({"generation"})
+
     @dataclass
     class Config:
         decoder: Dict = field(default_factory=dict)  # TextDecoderConfig fields

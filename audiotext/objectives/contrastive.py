@@ -148,6 +148,7 @@ class ContrastiveObjective(Objective):
     trainer can accumulate gradients over micro-batches exactly (open_clip's ``accum_freq``).
     """
 
+    capabilities = frozenset({"retrieval"})
     supports_embedding_cache = True
 
     @dataclass

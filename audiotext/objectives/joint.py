@@ -14,6 +14,7 @@ from audiotext.objectives.base import OBJECTIVES, Objective, ObjectiveContext, r
 
 @register_objective("joint")
 class JointObjective(Objective):
+    capabilities = frozenset({"retrieval", "generation"})
     # the captioning loss has no embeddings/loss split, so micro-batches cannot be cached
     supports_embedding_cache = False
 
@@ -33,6 +34,10 @@ class JointObjective(Objective):
     def after_optimizer_step(self) -> None:
         """Forwarded to the contrastive head (clamps a learned temperature); captioning has none."""
         self.contrastive.after_optimizer_step()
+
+    @property
+    def max_length(self) -> int:
+        return self.captioning.max_length
 
     @property
     def text_encoder(self):

@@ -15,10 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audiotext.data.audio_checks import min_input_samples
 from audiotext.data.dataset import AudioDataset
-from audiotext.data.features import Fbank
-from audiotext.models.encoders import ENCODERS
+from audiotext.embedding import AudioEmbedding
 from audiotext.models.pooling import MeanPooling
 from audiotext.tasks.base import Task, register_task
 
@@ -65,7 +63,9 @@ class TaggingDataset(AudioDataset):
 
 
 @register_task("tagging")
-class AudioTaggingTask(Task):
+class AudioTaggingTask(AudioEmbedding, Task):
+    other_state_prefixes = ("head.",)
+
     @dataclass
     class Config:
         labels: List[str] = field(default_factory=list)
@@ -77,25 +77,10 @@ class AudioTaggingTask(Task):
         super().__init__()
         self.conf = conf
         self.vocabulary = read_label_vocabulary(conf.labels, conf.label_file)
-        encoder_conf = dict(exp.encoder_conf)
-        encoder_conf.setdefault("input_dim", exp.data.fbank.num_mel_bins)
-        self.encoder = ENCODERS.build(exp.encoder, encoder_conf, where="encoder_conf")
+        self.build_audio_side(exp)
         self.pool = MeanPooling()
         self.drop = nn.Dropout(conf.dropout)
         self.head = nn.Linear(self.encoder.output_dim, len(self.vocabulary))
-        dim = exp.data.fbank.num_mel_bins
-        self.register_buffer("feature_mean", torch.zeros(dim))
-        self.register_buffer("feature_std", torch.ones(dim))
-        self.fbank = Fbank(exp.data.fbank)
-
-    @property
-    def min_input_samples(self) -> int:
-        return min_input_samples(self.encoder, self.fbank.conf)
-
-    def encode_audio(self, features, feature_lens):
-        features = (features - self.feature_mean) / self.feature_std
-        valid = torch.arange(features.shape[1], device=features.device)[None, :] < feature_lens[:, None]
-        return self.encoder(features * valid[..., None], feature_lens)
 
     def build_dataset(self, data_conf, train: bool, seed: int = 0, rank: int = 0) -> TaggingDataset:
         return TaggingDataset(self.vocabulary, self.conf.label_field, data_conf, train=train, seed=seed, rank=rank,
@@ -103,7 +88,7 @@ class AudioTaggingTask(Task):
 
     def logits(self, features, feature_lens) -> torch.Tensor:
         """(B, T, F) fbank -> (B, C) label logits."""
-        frames, frame_lens = self.encode_audio(features, feature_lens)
+        frames, frame_lens = self.encode(features, feature_lens)
         return self.head(self.drop(self.pool(frames, frame_lens)))
 
     def forward(self, batch):

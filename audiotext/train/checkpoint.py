@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 WEIGHTS = "model.safetensors"
 STATE = "trainer_state.pt"  # optimizer, scheduler, step: written by rank 0
@@ -99,12 +100,61 @@ def latest_checkpoint(checkpoint_root: Path) -> Optional[Path]:
     return path
 
 
-def load_weights(model: torch.nn.Module, directory: Path) -> None:
-    """Load ``model.safetensors`` strictly: a missing or unexpected key is an error."""
+class WeightsError(ValueError):
+    """Weights that do not fit the model they are loaded into (missing or unexpected tensors,
+    shape mismatches) or cannot be read. The message names the weights file and the keys
+    (the first few of each kind, with counts); ``path``, ``missing``, ``unexpected`` and
+    ``mismatched`` (key -> (shape in the file, shape in the model)) hold them all."""
+
+    SHOWN = 5  # keys named per kind in the message
+
+    def __init__(self, path: Path, missing=(), unexpected=(), mismatched=None, reason: str = ""):
+        self.path = Path(path)
+        self.missing = sorted(missing)
+        self.unexpected = sorted(unexpected)
+        self.mismatched = dict(sorted((mismatched or {}).items()))
+        parts = [reason] if reason else []
+        for what, keys in (("missing", self.missing), ("unexpected", self.unexpected)):
+            if keys:
+                parts.append(f"{len(keys)} {what} key{'s' if len(keys) > 1 else ''} "
+                             f"({self._first(keys)})")
+        if self.mismatched:
+            shown = [f"{k}: file {tuple(a)} vs model {tuple(b)}" for k, (a, b) in self.mismatched.items()]
+            parts.append(f"{len(shown)} shape mismatch{'es' if len(shown) > 1 else ''} ({self._first(shown)})")
+        super().__init__(f"{self.path}: weights do not fit the model: " + "; ".join(parts))
+
+    @classmethod
+    def _first(cls, items) -> str:
+        items = list(items)
+        more = len(items) - cls.SHOWN
+        return ", ".join(items[: cls.SHOWN]) + (f", ... {more} more" if more > 0 else "")
+
+
+def load_weights(model: torch.nn.Module, directory: Path, skip_prefixes: Tuple[str, ...] = ()) -> None:
+    """Load ``directory/model.safetensors`` into ``model`` strictly.
+
+    Every tensor of ``model.state_dict()`` must be in the file with its shape, and every tensor
+    of the file must be one of them, except those whose key starts with one of ``skip_prefixes``
+    (weights of modules the caller chose not to build), which are not read. Otherwise
+    :class:`WeightsError` naming the file and the keys; FileNotFoundError when there is no file.
+    """
     path = Path(directory) / WEIGHTS
     if not path.is_file():
         raise FileNotFoundError(f"no model weights at {path}")
-    model.load_state_dict(load_file(str(path)), strict=True)
+    skip = tuple(skip_prefixes)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            state = {k: f.get_tensor(k) for k in f.keys() if not k.startswith(skip)}
+    except Exception as err:  # safetensors raises its own error type for a damaged file
+        raise WeightsError(path, reason=f"not a readable safetensors file ({err})") from None
+    expected = model.state_dict()
+    missing = set(expected) - set(state)
+    unexpected = set(state) - set(expected)
+    mismatched = {k: (tuple(state[k].shape), tuple(expected[k].shape)) for k in set(state) & set(expected)
+                  if tuple(state[k].shape) != tuple(expected[k].shape)}
+    if missing or unexpected or mismatched:
+        raise WeightsError(path, missing, unexpected, mismatched)
+    model.load_state_dict(state, strict=True)
 
 
 def load_trainer_state(directory: Path, name: str = STATE) -> Dict[str, Any]:

