@@ -9,7 +9,7 @@ from audiotext.data.dataset import DataConfig
 from audiotext.registry import RegistryError
 from audiotext.experiment import ExperimentConfig, load_experiment, save_experiment
 from audiotext.models.encoders.transformer import TransformerAudioEncoder
-from audiotext.train.trainer import OptimConfig, TrainerConfig
+from audiotext.train.trainer import TrainerConfig
 
 BASE = {
     "tokenizer": "byte",
@@ -89,18 +89,18 @@ def test_unknown_component_name(tmp_path):
 def test_overrides_with_yaml_typing(tmp_path):
     path = write_config(tmp_path, BASE)
     exp = load_experiment(str(path), [
-        "trainer.max_steps=7", "optim.lr=0.0005", "trainer.progress_bar=false",
+        "trainer.max_steps=7", "optim_conf.lr=0.0005", "trainer.progress_bar=false",
         "data.specaug.enabled=false", "encoder_conf.num_layers=3", "data.train_cuts=/x/y.jsonl.gz",
     ])
     assert exp.trainer.max_steps == 7 and type(exp.trainer.max_steps) is int
-    assert exp.optim.lr == 0.0005 and type(exp.optim.lr) is float
+    assert exp.optim_conf["lr"] == 0.0005 and type(exp.optim_conf["lr"]) is float
     assert exp.trainer.progress_bar is False
     assert exp.data.specaug.enabled is False
     assert exp.encoder_conf["num_layers"] == 3
     assert exp.data.train_cuts == "/x/y.jsonl.gz"
     # an int where a float is expected is accepted and becomes a float
-    exp = load_experiment(str(path), ["optim.lr=1"])
-    assert exp.optim.lr == 1.0 and type(exp.optim.lr) is float
+    exp = load_experiment(str(path), ["optim_conf.lr=1"])
+    assert exp.optim_conf["lr"] == 1.0 and type(exp.optim_conf["lr"]) is float
     # later overrides win; overrides beat the file
     exp = load_experiment(str(path), ["trainer.max_steps=7", "trainer.max_steps=9"])
     assert exp.trainer.max_steps == 9
@@ -113,22 +113,30 @@ def test_override_without_file():
 
 def test_override_scientific_notation_is_float(tmp_path):
     path = write_config(tmp_path, BASE)
-    exp = load_experiment(str(path), ["optim.lr=1e-4"])
-    assert exp.optim.lr == pytest.approx(1e-4) and type(exp.optim.lr) is float
+    exp = load_experiment(str(path), ["optim_conf.lr=1e-4"])
+    assert exp.optim_conf["lr"] == pytest.approx(1e-4) and type(exp.optim_conf["lr"]) is float
 
 
 def test_yaml_file_scientific_notation_is_float(tmp_path):
     path = tmp_path / "sci.yaml"
-    path.write_text("tokenizer: byte\noptim:\n  lr: 1e-4\n")
+    path.write_text("tokenizer: byte\noptim_conf:\n  lr: 1e-4\n")
     exp = load_experiment(str(path))
-    assert exp.optim.lr == pytest.approx(1e-4)
+    assert exp.optim_conf["lr"] == pytest.approx(1e-4)
+
+
+def test_the_old_optim_mapping_is_an_error_that_says_where_things_went(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("tokenizer: byte\noptim: {lr: 1e-4, warmup_steps: 30}\n")
+    with pytest.raises(ConfigError, match=r"optim is the optimizer's name \(optim: adamw\) with its settings in "
+                                          r"optim_conf; warmup_steps and min_lr_ratio belong in scheduler_conf"):
+        load_experiment(str(path))
 
 
 @pytest.mark.parametrize("override, key_path", [
     ("trainer.max_steps=abc", "trainer.max_steps"),
     ("trainer.max_steps=1.5", "trainer.max_steps"),
     ("trainer.progress_bar=maybe", "trainer.progress_bar"),
-    ("optim.lr=fast", "optim.lr"),
+    ("optim_conf.lr=fast", "optim_conf.lr"),
     ("encoder_conf.d_model=wide", "encoder_conf.d_model"),
     ("data.fbank=3", "data.fbank"),
 ])
@@ -154,7 +162,9 @@ def test_override_through_a_scalar_is_an_error(tmp_path):
 def test_defaults_are_filled(tmp_path):
     exp = load_experiment(str(write_config(tmp_path, {"tokenizer": "byte"})))
     assert exp.trainer == TrainerConfig()
-    assert exp.optim == OptimConfig()
+    assert exp.optim == "adamw" and exp.optim_conf == {"lr": 1e-3, "weight_decay": 0.05, "beta1": 0.9,
+                                                          "beta2": 0.98, "eps": 1e-8}
+    assert exp.scheduler == "warmup_cosine" and exp.scheduler_conf == {"warmup_steps": 100, "min_lr_ratio": 0.02}
     assert exp.data == DataConfig()
     assert exp.task == "pretrain" and exp.objective == "contrastive"
     # component confs are filled with every field of the registered Config
@@ -162,7 +172,7 @@ def test_defaults_are_filled(tmp_path):
     assert exp.encoder_conf == {k: getattr(enc_defaults, k) for k in vars(enc_defaults)}
     assert exp.objective_conf["embed_dim"] == 256 and exp.objective_conf["max_logit_scale"] == 100.0
     assert exp.text_encoder_conf["max_length"] == 128
-    assert exp.task_conf == {"normalization_clips": 300}
+    assert exp.task_conf == {"caption_lowercase": False, "caption_strip_punctuation": False}
     assert exp.tokenizer_conf == {}
     # partial component confs keep the given values and fill the rest
     exp = load_experiment(str(write_config(tmp_path, BASE, "b.yaml")))
@@ -178,14 +188,14 @@ def test_missing_file():
 
 def test_save_and_reload_is_equal(tmp_path):
     path = write_config(tmp_path, BASE)
-    exp = load_experiment(str(path), ["trainer.max_steps=7", "optim.lr=0.0003", "data.specaug.p=0.5"])
+    exp = load_experiment(str(path), ["trainer.max_steps=7", "optim_conf.lr=0.0003", "data.specaug.p=0.5"])
     out_dir = tmp_path / "exp"
     saved = save_experiment(exp, str(out_dir))
     assert saved == out_dir / "config.yaml" and saved.is_file()
     assert not list(out_dir.glob("*.tmp"))
     reloaded = load_experiment(str(saved))
     assert reloaded == exp
-    assert reloaded.trainer.max_steps == 7 and reloaded.optim.lr == 0.0003 and reloaded.data.specaug.p == 0.5
+    assert reloaded.trainer.max_steps == 7 and reloaded.optim_conf["lr"] == 0.0003 and reloaded.data.specaug.p == 0.5
     # the saved YAML is plain data, complete (defaults written out)
     plain = yaml.safe_load(saved.read_text())
     assert plain["trainer"]["max_steps"] == 7

@@ -81,7 +81,7 @@ def embed_cuts(model, cuts, batch_seconds: float = 120.0, with_captions: bool = 
         if samples is not None:
             feat, reason = model.featurize_checked(samples)
         if feat is None:
-            skips.update({"skipped": [(cut.id, reason)]})
+            skips.update([(cut.id, reason)])
             log.warning("skipping %s: %s", cut.id, reason)
             continue
         batch.append((cut, feat))
