@@ -168,3 +168,41 @@ def test_long_cuts_are_counted(tmp_path):
     conf = DataConfig(max_duration=3.0, num_buckets=1, num_workers=0, max_clip_duration=30.0)
     stream = make_stream(sources, AudioCaptionDataset(ByteTokenizer(), conf), conf, seed=0, train=True)
     assert stream.num_too_long == 3
+
+
+def test_feature_statistics_stage_and_training_read_the_same_numbers(corpus, tmp_path):
+    """The data stage writes the statistics of a seeded random sample; training given the file
+    normalises with exactly those numbers (and computes nothing itself)."""
+    import yaml
+    from safetensors.torch import load_file
+
+    from audiotext.bin import feature_stats as stats_cli
+    from audiotext.bin import train as train_cli
+    from audiotext.data.feature_stats import compute_feature_stats, sample_rows
+    from audiotext.data.features import FbankConfig
+
+    out = tmp_path / "feature_stats.json"
+    assert stats_cli.main(["--cuts", str(corpus), "--out", str(out), "--num-clips", "6", "--seed", "3"]) == 0
+    written = json.loads(out.read_text())
+    sources = open_sources([SourceConfig("train", str(corpus))], tmp_path / "idx")
+    again = compute_feature_stats(sources, FbankConfig(), 1040, num_clips=6, seed=3)
+    assert written["mean"] == again["mean"] and written["std"] == again["std"] and written["clips"] == 6
+    # a random sample of the whole manifest, not its first clips
+    assert sample_rows(20, 6, 3).tolist() != list(range(6)) and sample_rows(20, 6, 3).max() >= 10
+    assert sample_rows(20, 50, 3).tolist() == list(range(20))
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump({
+        "tokenizer": "byte", "encoder_conf": {"d_model": 32, "num_layers": 1, "num_heads": 2, "d_ff": 64,
+                                              "subsampling_channels": 8},
+        "text_encoder_conf": {"d_model": 32, "num_layers": 1, "num_heads": 2, "d_ff": 64},
+        "objective_conf": {"embed_dim": 16},
+        "data": {"train_cuts": str(corpus), "feature_stats": str(out), "max_duration": 4.0, "num_buckets": 1,
+                 "num_workers": 0},
+        "trainer": {"max_steps": 1, "save_interval": 1, "progress_bar": False}}))
+    assert train_cli.main(["--config", str(config), "--exp-dir", str(tmp_path / "exp")]) == 0
+    weights = load_file(str(tmp_path / "exp" / "checkpoints" / "step-00000001" / "model.safetensors"))
+    assert weights["feature_mean"].tolist() == [np.float32(v).item() for v in written["mean"]]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"mean": [0.0] * 64, "std": [1.0] * 64}))
+    assert train_cli.main(["--config", str(config), "--exp-dir", str(tmp_path / "exp2"),
+                           f"data.feature_stats={bad}"]) == 2

@@ -22,6 +22,12 @@ from audiotext.data.features import Fbank, FbankConfig
 log = logging.getLogger(__name__)
 
 
+def sample_rows(num_cuts: int, num_clips: int, seed: int) -> np.ndarray:
+    """``min(num_clips, num_cuts)`` distinct rows drawn uniformly (seeded), in increasing order."""
+    rng = np.random.default_rng([seed, 7])
+    return np.sort(rng.choice(num_cuts, size=min(num_clips, num_cuts), replace=False))
+
+
 def compute_feature_stats(sources, fbank_conf: FbankConfig, min_samples: int, num_clips: int = 300,
                           seed: int = 0) -> Dict[str, Any]:
     """``{mean, std: lists of num_mel_bins floats, num_mel_bins, clips, frames, skipped, seed}`` over
@@ -30,8 +36,7 @@ def compute_feature_stats(sources, fbank_conf: FbankConfig, min_samples: int, nu
     Unusable clips (audio_checks' reasons, ``too_short`` below ``min_samples``, ``out_of_range``)
     are left out, counted in ``skipped`` and logged. RuntimeError when none is usable.
     """
-    rng = np.random.default_rng([seed, 7])
-    rows = np.sort(rng.choice(len(sources), size=min(num_clips, len(sources)), replace=False))
+    rows = sample_rows(len(sources), num_clips, seed)
     fbank = Fbank(fbank_conf)
     total = torch.zeros(fbank_conf.num_mel_bins, dtype=torch.float64)
     total_sq = torch.zeros_like(total)

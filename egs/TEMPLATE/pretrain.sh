@@ -5,7 +5,8 @@
 # Stages:
 #   0 build      local/build.sh, when the recipe has one: build an embedded corpus offline
 #   1 data       local/data.sh: per-corpus manifests
-#   2 manifests  curate them into ${manifest_dir}/cuts_{train,valid,test}.jsonl.gz (make_stew)
+#   2 manifests  curate them into ${manifest_dir}/cuts_{train,valid,test}.jsonl.gz (make_stew), and
+#                the fbank mean/std of a random sample of the training clips (feature_stats.json)
 #   3 tokenizer  sentencepiece on the training captions
 #   4 train      torchrun (one process per device; --nnodes for multi-node)
 #   5 evaluate   the suite in ${eval_config} (retrieval, captioning, zero-shot, probes, diagnostics)
@@ -33,6 +34,7 @@ train_args=""               # extra dotted overrides for training, e.g. "trainer
 nproc_per_node=1            # torchrun processes on this node
 nnodes=1
 rdzv_endpoint=""            # host:port of the c10d rendezvous for multi-node runs
+max_restarts=0              # torchrun restarts after a failed worker; restarted workers resume
 threads=0                   # torch CPU threads per process (0: torch default)
 force=false                 # rerun stages even when their .done marker exists
 
@@ -41,8 +43,8 @@ help_message="Usage: $0 [options]; see the header of $0 for stages and options."
 # shellcheck source=utils/parse_options.sh
 . "$(dirname "$0")/../TEMPLATE/utils/parse_options.sh"
 
-for value in "${stage}" "${stop_stage}" "${nproc_per_node}" "${nnodes}"; do
-    [[ "${value}" =~ ^[0-9]+$ ]] || { echo "$0: --stage, --stop_stage, --nproc_per_node and --nnodes take integers, got '${value}'" >&2; exit 2; }
+for value in "${stage}" "${stop_stage}" "${nproc_per_node}" "${nnodes}" "${max_restarts}"; do
+    [[ "${value}" =~ ^[0-9]+$ ]] || { echo "$0: --stage, --stop_stage, --nproc_per_node, --nnodes and --max_restarts take integers, got '${value}'" >&2; exit 2; }
 done
 [ "$#" -eq 0 ] || { echo "$0: unexpected arguments: $*" >&2; exit 2; }
 
@@ -109,6 +111,8 @@ if run_stage 2 manifests "${data_dir}"; then
     # shellcheck disable=SC2086
     python -m audiotext.bin.make_stew --out-dir "${manifest_dir}" "${split_args[@]}" \
         --eval-config "${eval_config}" ${stew_opts}
+    python -m audiotext.bin.feature_stats --cuts "${manifest_dir}/cuts_train.jsonl.gz" \
+        --out "${manifest_dir}/feature_stats.json"
     mark_done 2 "${data_dir}" manifests
 fi
 
@@ -120,7 +124,7 @@ if run_stage 3 tokenizer "${data_dir}"; then
 fi
 
 if run_stage 4 train "${exp_dir}"; then
-    launcher=(torchrun --nproc_per_node "${nproc_per_node}" --nnodes "${nnodes}")
+    launcher=(torchrun --nproc_per_node "${nproc_per_node}" --nnodes "${nnodes}" --max-restarts "${max_restarts}")
     if [ "${nnodes}" -gt 1 ]; then
         launcher+=(--rdzv_backend c10d --rdzv_endpoint "${rdzv_endpoint}")
     else
@@ -134,6 +138,7 @@ if run_stage 4 train "${exp_dir}"; then
         "tokenizer_conf.model=${tokenizer_model}" \
         "data.train_cuts=${manifest_dir}/cuts_train.jsonl.gz" \
         "data.valid_cuts=${manifest_dir}/cuts_valid.jsonl.gz" \
+        "data.feature_stats=${manifest_dir}/feature_stats.json" \
         ${train_args} 2>&1 | tee "${exp_dir}/logs/train.log"
     mark_done 4 "${exp_dir}" train
 fi
