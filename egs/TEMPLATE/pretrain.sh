@@ -6,7 +6,8 @@
 #   0 build      local/build.sh, when the recipe has one: build an embedded corpus offline
 #   1 data       local/data.sh: per-corpus manifests
 #   2 manifests  curate them into ${manifest_dir}/cuts_{train,valid,test}.jsonl.gz (make_stew)
-#   3 tokenizer  sentencepiece on the training captions
+#   3 tokenizer  sentencepiece on the training captions (skipped when the train config's tokenizer
+#                is not sentencepiece: byte needs no model)
 #   4 train      torchrun (one process per device; --nnodes for multi-node)
 #   5 evaluate   the suite in ${eval_config} (retrieval, captioning, zero-shot, probes, diagnostics)
 #                on ${eval_model} (any checkpoint or exported model) -> ${eval_dir}/results.json
@@ -113,7 +114,28 @@ if run_stage 2 manifests "${data_dir}"; then
 fi
 
 tokenizer_model="${tokenizer_dir}/sp${vocab_size}.model"
-if run_stage 3 tokenizer "${data_dir}"; then
+# the experiment's tokenizer (train config + --train_args): only sentencepiece is trained in stage 3
+# and passed to stage 4 as a model file; byte (or a plugin's) needs neither
+tokenizer_model_arg=()
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 3 ]; then
+    # shellcheck disable=SC2086
+    tokenizer_name="$(python - "${train_config}" ${train_args} <<'PY'
+import sys
+from audiotext.config import ConfigError
+from audiotext.experiment import load_experiment
+try:
+    print(load_experiment(sys.argv[1], sys.argv[2:]).tokenizer)
+except (ConfigError, FileNotFoundError) as err:
+    sys.exit(f"error: {err}")
+PY
+)"
+    if [ "${tokenizer_name}" = sentencepiece ]; then
+        tokenizer_model_arg=("tokenizer_conf.model=${tokenizer_model}")
+    elif [ "${stage}" -le 3 ]; then
+        log "stage 3: ${train_config} uses the ${tokenizer_name} tokenizer: no sentencepiece model to train"
+    fi
+fi
+if [ "${#tokenizer_model_arg[@]}" -gt 0 ] && run_stage 3 tokenizer "${data_dir}"; then
     python -m audiotext.bin.train_tokenizer --cuts "${manifest_dir}/cuts_train.jsonl.gz" \
         --out "${tokenizer_dir}/sp${vocab_size}" --vocab-size "${vocab_size}"
     mark_done 3 "${data_dir}" tokenizer
@@ -130,8 +152,7 @@ if run_stage 4 train "${exp_dir}"; then
     [ -f "${exp_dir}/checkpoints/LATEST" ] && resume=(--resume)
     # shellcheck disable=SC2086
     "${launcher[@]}" -m audiotext.bin.train --config "${train_config}" --exp-dir "${exp_dir}" \
-        --threads "${threads}" "${resume[@]}" \
-        "tokenizer_conf.model=${tokenizer_model}" \
+        --threads "${threads}" "${resume[@]}" "${tokenizer_model_arg[@]}" \
         "data.train_cuts=${manifest_dir}/cuts_train.jsonl.gz" \
         "data.valid_cuts=${manifest_dir}/cuts_valid.jsonl.gz" \
         ${train_args} 2>&1 | tee "${exp_dir}/logs/train.log"
