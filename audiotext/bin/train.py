@@ -93,8 +93,8 @@ def main(argv=None) -> int:
     log.info("done: %s", {k: v for k, v in summary.items() if k != "skipped_audio"})
     if summary["skipped_audio"]["total"]:
         log.warning("skipped audio: %s", summary["skipped_audio"]["by_reason"])
-    if distributed.is_distributed():
-        torch.distributed.destroy_process_group()
+    trainer = valid_loader = None  # DDP model and loader workers go before the process group
+    distributed.shutdown()
     return 0
 
 
