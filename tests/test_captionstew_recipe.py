@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import pkgutil
+import re
 import subprocess
 from pathlib import Path
 
@@ -116,3 +117,34 @@ def test_all_sources_through_preparation_and_curation(tmp_path):
     test = {c.id for c in CutSet.from_file(data / "manifests" / "cuts_test.jsonl.gz")}
     assert "audiocaps_rqfQRErjfk8_170000" in valid and "audiocaps_tEsTcLiP001_60000" in test
     assert (data / "manifests" / "curation_train.png").is_file()
+
+
+def _named_configs(text: str) -> set:
+    """``conf/*.yaml`` names in ``text``: literal, brace lists (``conf/train_{a,b}.yaml``) and ``--objective X``
+    (``X`` may be ``{a,b}`` or ``a\\|b``), which picks ``conf/train_X.yaml``; ``<placeholders>`` are skipped."""
+    names = set()
+    for head, alternatives, tail in re.findall(r"(conf/\w*)(?:\{([\w,]+)\})?(\w*\.yaml)", text):
+        names.update(f"{head}{alt}{tail}" for alt in (alternatives.split(",") if alternatives else [""]))
+    for objectives in re.findall(r"--objective \{?((?:\w|,|\\\||\|)+)", text):
+        names.update(f"conf/train_{name}.yaml" for name in re.split(r",|\\?\|", objectives) if name)
+    return names
+
+
+def test_every_documented_config_exists():
+    """The commands in run.sh's header and the docs about this recipe name configs that are in conf/."""
+    header = "\n".join(line for line in RUN.read_text().splitlines() if line.startswith("#"))
+    docs = [ROOT / "docs" / "recipes.md", ROOT / "README.md", ROOT / "docs" / "results" / "captionstew_mini.md"]
+    named = {"run.sh": _named_configs(header), **{path.name: _named_configs(path.read_text()) for path in docs}}
+    missing = {where: sorted(n for n in names if not (RUN.parent / n).is_file()) for where, names in named.items()}
+    assert missing == {where: [] for where in named}
+    # the parser saw the commands (a pattern that matched nothing would pass above)
+    assert named["run.sh"] == {"conf/train_captioning.yaml", "conf/train_joint.yaml", "conf/eval_downstream.yaml"}
+    assert {"conf/train_contrastive_scratch.yaml", "conf/train_joint_scratch.yaml", "conf/eval.yaml"} <= named["recipes.md"]
+
+
+def test_named_configs_parser():
+    text = ("./run.sh --objective joint --stage 4; `conf/train_{a,b_c}.yaml` and conf/eval.yaml, "
+            "`--objective x\\|y` or --objective {p,q}; conf/train_<objective>.yaml and conf/*.yaml are patterns")
+    assert _named_configs(text) == {"conf/train_joint.yaml", "conf/train_a.yaml", "conf/train_b_c.yaml",
+                                    "conf/eval.yaml", "conf/train_x.yaml", "conf/train_y.yaml", "conf/train_p.yaml",
+                                    "conf/train_q.yaml"}

@@ -40,9 +40,18 @@ def check_common(sets, task, domain):
             assert Path(cut.recording.sources[0].source).is_file()
 
 
+# every downstream data set, in the order the CLI help and local/prepare_downstream.sh list them
+EXPECTED_NAMES = ("esc50", "urbansound8k", "fsd50k", "vggsound", "voxceleb1", "crema_d", "speech_commands",
+                  "nsynth", "gtzan", "mtat")
+
+
 def test_registry_matches_info():
-    assert set(PREPARERS) == set(DATASETS)
-    assert set(prepare_downstream.NAMES) == set(PREPARERS)
+    assert tuple(PREPARERS) == EXPECTED_NAMES
+    assert tuple(DATASETS) == EXPECTED_NAMES
+    assert prepare_downstream.NAMES == EXPECTED_NAMES
+    script = (Path(__file__).resolve().parents[1] / "egs" / "captionstew" / "local" / "prepare_downstream.sh")
+    defaults = [line for line in script.read_text().splitlines() if line.startswith("names=")]
+    assert defaults == [f'names="{" ".join(EXPECTED_NAMES)}"']
     for info in DATASETS.values():
         assert info.domain in ("sound", "speech", "music")
         assert info.label_key == ("labels" if info.multilabel else "label")

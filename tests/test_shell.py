@@ -69,3 +69,45 @@ def test_failed_rerun_of_a_stage_leaves_it_not_done(tmp_path):
     assert subprocess.run(run + ["--force", "true"], cwd=recipe, capture_output=True, text=True).returncode != 0
     again = subprocess.run(run, cwd=recipe, capture_output=True, text=True)
     assert again.returncode != 0 and "stage 1 (data): already done" not in again.stdout
+
+
+@pytest.mark.parametrize("tokenizer", ["byte", "sentencepiece"])
+def test_template_trains_the_tokenizer_only_for_sentencepiece(tmp_path, tokenizer):
+    """Stages 3-4 on a tiny corpus: byte gets no sentencepiece stage and no tokenizer_conf.model."""
+    import os
+    import sys
+
+    import yaml
+
+    from tests.fixtures import make_corpus, tiny_train_config
+
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    cuts = make_corpus(tmp_path / "corpus", num_clips=16)
+    for split in ("train", "valid"):
+        shutil.copy(cuts, manifests / f"cuts_{split}.jsonl.gz")
+    config = tmp_path / "train.yaml"
+    config.write_text(tiny_train_config(cuts, max_steps=2, save_interval=2).replace("tokenizer: byte", f"tokenizer: {tokenizer}"))
+    recipe = tmp_path / "recipe"
+    recipe.mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    run = subprocess.run(
+        ["bash", str(ROOT / "egs" / "TEMPLATE" / "pretrain.sh"), "--stage", "3", "--stop_stage", "4",
+         "--data_dir", str(tmp_path / "data"), "--manifest_dir", str(manifests), "--exp_root", str(tmp_path / "exp"),
+         "--exp_tag", "tiny", "--train_config", str(config), "--vocab_size", "40"],
+        cwd=recipe, capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    exp = tmp_path / "exp" / "tiny"
+    assert (exp / ".stage4_train.done").is_file()
+    saved = yaml.safe_load((exp / "checkpoints" / "config.yaml").read_text())
+    assert saved["tokenizer"] == tokenizer
+    trained = tmp_path / "data" / "tokenizer" / "sp40.model"
+    if tokenizer == "byte":
+        assert f"{config} uses the byte tokenizer: no sentencepiece model to train" in run.stdout
+        assert saved["tokenizer_conf"] == {}
+        assert not trained.exists() and not (tmp_path / "data" / ".stage3_tokenizer.done").exists()
+        assert not (exp / "checkpoints" / "best" / "tokenizer.model").exists()
+    else:
+        assert "stage 3: tokenizer" in run.stdout and (tmp_path / "data" / ".stage3_tokenizer.done").is_file()
+        assert saved["tokenizer_conf"] == {"model": "tokenizer.model"}
+        assert (exp / "checkpoints" / "best" / "tokenizer.model").read_bytes() == trained.read_bytes()

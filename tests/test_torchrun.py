@@ -37,3 +37,18 @@ def test_two_process_training_and_resume(tmp_path):
     assert "resumed from" in second.stderr and "at step 4" in second.stderr
     assert json.loads((exp / "train_summary.json").read_text())["steps"] == 6
     assert (exp / "checkpoints" / "LATEST").read_text().strip() == "step-00000006"
+
+
+def test_shutdown_stops_the_progress_monitor_thread():
+    """tqdm starts its monitor thread even for a disabled bar; shutdown() leaves no thread behind it."""
+    import threading
+
+    from tqdm import tqdm
+
+    from audiotext.train import distributed
+
+    tqdm(total=1, disable=True).close()
+    assert "tqdm_monitor" in [t.name for t in threading.enumerate()]
+    distributed.shutdown()
+    assert [t.name for t in threading.enumerate()] == ["MainThread"]
+    assert not distributed.is_distributed()

@@ -64,6 +64,8 @@ def run(args) -> int:
     log.info("done: %s", {k: v for k, v in summary.items() if k != "skipped_audio"})
     if summary["skipped_audio"]["total"]:
         log.warning("skipped audio: %s", summary["skipped_audio"]["by_reason"])
+    setup = trainer = data = valid_data = None  # DDP model and loader workers go before the process group
+    distributed.shutdown()
     return 0
 
 
@@ -130,8 +132,8 @@ def main(argv=None) -> int:
     try:
         return run(args)
     finally:
-        if distributed.is_distributed():
-            torch.distributed.destroy_process_group()
+        if distributed.is_distributed():  # an error ended the run: the other ranks may be gone
+            distributed.shutdown(barrier=False)
 
 
 if __name__ == "__main__":

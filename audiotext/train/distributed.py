@@ -1,6 +1,7 @@
 """torch.distributed helpers; every function also works in a single process."""
 from __future__ import annotations
 
+import gc
 import os
 from typing import List
 
@@ -35,6 +36,32 @@ def init_from_env() -> torch.device:
     if int(os.environ.get("WORLD_SIZE", 1)) > 1 and not is_distributed():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return device
+
+
+def shutdown(barrier: bool = True) -> None:
+    """End a run cleanly: no stray thread left for interpreter teardown, every rank leaves together.
+
+    Call it once the trainer (its DDP model) and the loaders are dropped, so that the collection
+    here shuts loader workers down while the group still exists. tqdm starts its monitor thread
+    even for a disabled bar and never stops it; it is stopped here. The barrier keeps a rank that
+    finished first (rank 1 while rank 0 writes the last checkpoint) from tearing down right after
+    its last collective, while gloo's worker threads may still be releasing that collective's
+    tensors: a thread that needs the GIL of a finalizing interpreter aborts the process
+    ("terminate called without an active exception"). ``barrier=False`` on an error path, where
+    the other ranks may never reach it.
+    """
+    from tqdm import tqdm
+
+    gc.collect()
+    monitor = getattr(tqdm, "monitor", None)
+    if monitor is not None:
+        monitor.exit()  # sets its stop event and joins it
+        tqdm.monitor = None
+    if not is_distributed():
+        return
+    if barrier:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def gather_with_grad(x: torch.Tensor) -> torch.Tensor:

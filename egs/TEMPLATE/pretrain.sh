@@ -7,7 +7,8 @@
 #   1 data       local/data.sh: per-corpus manifests
 #   2 manifests  curate them into ${manifest_dir}/cuts_{train,valid,test}.jsonl.gz (make_stew), and
 #                the fbank mean/std of a random sample of the training clips (feature_stats.json)
-#   3 tokenizer  sentencepiece on the training captions
+#   3 tokenizer  sentencepiece on the training captions (skipped when the train config's tokenizer
+#                is not sentencepiece: byte needs no model)
 #   4 train      torchrun (one process per device; --nnodes for multi-node)
 #   5 evaluate   the suite in ${eval_config} (retrieval, captioning, zero-shot, probes, diagnostics)
 #                on ${eval_model} (any checkpoint or exported model) -> ${eval_dir}/results.json
@@ -117,7 +118,28 @@ if run_stage 2 manifests "${data_dir}"; then
 fi
 
 tokenizer_model="${tokenizer_dir}/sp${vocab_size}.model"
-if run_stage 3 tokenizer "${data_dir}"; then
+# the experiment's tokenizer (train config + --train_args): only sentencepiece is trained in stage 3
+# and passed to stage 4 as a model file; byte (or a plugin's) needs neither
+tokenizer_model_arg=()
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 3 ]; then
+    # shellcheck disable=SC2086
+    tokenizer_name="$(python - "${train_config}" ${train_args} <<'PY'
+import sys
+from audiotext.config import ConfigError
+from audiotext.experiment import load_experiment
+try:
+    print(load_experiment(sys.argv[1], sys.argv[2:]).tokenizer)
+except (ConfigError, FileNotFoundError) as err:
+    sys.exit(f"error: {err}")
+PY
+)"
+    if [ "${tokenizer_name}" = sentencepiece ]; then
+        tokenizer_model_arg=("tokenizer_conf.model=${tokenizer_model}")
+    elif [ "${stage}" -le 3 ]; then
+        log "stage 3: ${train_config} uses the ${tokenizer_name} tokenizer: no sentencepiece model to train"
+    fi
+fi
+if [ "${#tokenizer_model_arg[@]}" -gt 0 ] && run_stage 3 tokenizer "${data_dir}"; then
     python -m audiotext.bin.train_tokenizer --cuts "${manifest_dir}/cuts_train.jsonl.gz" \
         --out "${tokenizer_dir}/sp${vocab_size}" --vocab-size "${vocab_size}"
     mark_done 3 "${data_dir}" tokenizer
@@ -132,13 +154,14 @@ if run_stage 4 train "${exp_dir}"; then
     fi
     resume=()
     [ -f "${exp_dir}/checkpoints/LATEST" ] && resume=(--resume)
+    # stage 2 writes the feature statistics; without the file, training computes the same at its start
+    stats_arg=()
+    [ -f "${manifest_dir}/feature_stats.json" ] && stats_arg=("data.feature_stats=${manifest_dir}/feature_stats.json")
     # shellcheck disable=SC2086
     "${launcher[@]}" -m audiotext.bin.train --config "${train_config}" --exp-dir "${exp_dir}" \
-        --threads "${threads}" "${resume[@]}" \
-        "tokenizer_conf.model=${tokenizer_model}" \
+        --threads "${threads}" "${resume[@]}" "${tokenizer_model_arg[@]}" "${stats_arg[@]}" \
         "data.train_cuts=${manifest_dir}/cuts_train.jsonl.gz" \
         "data.valid_cuts=${manifest_dir}/cuts_valid.jsonl.gz" \
-        "data.feature_stats=${manifest_dir}/feature_stats.json" \
         ${train_args} 2>&1 | tee "${exp_dir}/logs/train.log"
     mark_done 4 "${exp_dir}" train
 fi
