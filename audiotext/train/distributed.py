@@ -33,9 +33,33 @@ def init_from_env() -> torch.device:
         device = torch.device("cuda", local_rank)
     else:
         device = torch.device("cpu")
-    if int(os.environ.get("WORLD_SIZE", 1)) > 1 and not is_distributed():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world > 1 and not is_distributed():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        store = _restart_store(world)
+        if store is None:
+            dist.init_process_group(backend=backend)
+        else:
+            dist.init_process_group(backend=backend, store=store, rank=int(os.environ["RANK"]), world_size=world)
     return device
+
+
+def _restart_store(world: int):
+    """The agent's store seen under a prefix of this restart, for workers torchrun restarted.
+
+    torchrun's agent keeps one TCP store for all restarts of a job and its workers' default
+    ``env://`` store adds no per-restart prefix, so restarted workers can read the keys their dead
+    predecessors wrote (gloo's peer addresses) and wait forever on a peer that is gone (seen here:
+    1 restart in 3 hung in ``ProcessGroupGloo``). None on a first start, or without torchrun's store.
+    """
+    attempt = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    if attempt == 0 or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    from datetime import timedelta
+
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world, is_master=False,
+                          timeout=timedelta(minutes=30))
+    return dist.PrefixStore(f"audiotext/restart_{attempt}", store)
 
 
 def shutdown(barrier: bool = True) -> None:
