@@ -201,3 +201,18 @@ def test_weights_load_strictly(tmp_path):
     with pytest.raises(WeightsError, match=r"2 unexpected keys \(0.bias, 0.weight\)$"):
         load_weights(fewer, tmp_path / "ck")
     load_weights(fewer, tmp_path / "ck", skip_prefixes=("0.",))  # skipped prefixes are not read
+
+
+@pytest.mark.parametrize("override, message", [
+    ("trainer.keep_checkpoints=0", "trainer.keep_checkpoints must be >= 1"),
+    ("trainer.accum_grad=0", "trainer.accum_grad must be >= 1"),
+    ("trainer.strategy=zero3", "trainer.strategy: 'zero3' is not one of ddp, fsdp2"),
+    ("optim=lion", "unknown optimizer 'lion'; valid names: adamw"),
+])
+def test_bad_trainer_settings_exit_2_with_one_error_line(setup, tmp_path, capsys, override, message):
+    """keep_checkpoints: 0 used to keep every checkpoint; now it is refused like any bad setting."""
+    _, config = setup
+    rc = main(["--config", str(config), "--exp-dir", str(tmp_path / "bad"), override])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1]

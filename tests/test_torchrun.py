@@ -50,5 +50,6 @@ def test_shutdown_stops_the_progress_monitor_thread():
     tqdm(total=1, disable=True).close()
     assert "tqdm_monitor" in [t.name for t in threading.enumerate()]
     distributed.shutdown()
-    assert [t.name for t in threading.enumerate()] == ["MainThread"]
+    # other tests of the same process may leave threads of their own; tqdm's must be gone
+    assert "tqdm_monitor" not in [t.name for t in threading.enumerate()]
     assert not distributed.is_distributed()
