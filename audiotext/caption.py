@@ -63,6 +63,8 @@ def main(argv=None) -> int:
         conf = DecodeConfig(beam_size=args.beam, max_length=args.max_length, length_penalty=args.length_penalty)
         if conf.beam_size < 1:
             raise ValueError(f"--beam must be >= 1, got {conf.beam_size}")
+        if not hasattr(task, "objective"):
+            raise ValueError(f"{args.model}: its task has no objective, so no text decoder to caption with")
         task.objective.require("generation", f"captioning with {args.model}")
     except (FileNotFoundError, ValueError) as err:  # ConfigError and WeightsError are ValueErrors
         print(f"error: {err}", file=sys.stderr)

@@ -204,10 +204,19 @@ def model_card(task, exp, checkpoint_dir: Path, results: Optional[Dict[str, Any]
                results_path: Optional[Path], summary: Optional[Dict[str, Any]],
                name: str) -> str:
     enc = exp.encoder_conf
+    captions = hasattr(task, "objective")  # a caption task; a tagging task has a label head instead
+    trained_with = f"the `{exp.objective}` objective" if captions else f"the `{exp.task}` task"
+    if captions:
+        text_side = [f"- text encoder: `{exp.text_encoder}` ({_conf_line(exp.text_encoder_conf)})",
+                     f"- tokenizer: `{exp.tokenizer}`, {task.tokenizer.vocab_size} tokens"]
+        objective = [f"- `{exp.objective}` ({_conf_line(exp.objective_conf)})"]
+    else:
+        text_side = []
+        objective = [f"- `{exp.task}` ({_conf_line(exp.task_conf)})"]
     lines = [
         f"# {name}",
         "",
-        f"An audio encoder pretrained with the `{exp.objective}` objective by "
+        f"An audio encoder pretrained with {trained_with} by "
         "audiotext, exported from the checkpoint "
         f"`{checkpoint_dir}` on {datetime.date.today().isoformat()}.",
         "",
@@ -218,15 +227,14 @@ def model_card(task, exp, checkpoint_dir: Path, results: Optional[Dict[str, Any]
         f"{exp.data.fbank.frame_shift_ms:g} ms frames, globally normalised with statistics stored in the weights",
         f"- audio encoder: `{exp.encoder}` ({_conf_line(enc)}); one output frame every "
         f"{task.encoder.frame_shift_ms:g} ms, {task.encoder.output_dim}-d",
-        f"- text encoder: `{exp.text_encoder}` ({_conf_line(exp.text_encoder_conf)})",
-        f"- tokenizer: `{exp.tokenizer}`, {task.tokenizer.vocab_size} tokens",
+        *text_side,
         f"- parameters: {_fmt_count(_count(task))} in all, {_fmt_count(_count(task.encoder))} in the audio encoder",
         "",
         *_table(["module", "parameters"], _parameter_rows(task)),
         "",
         "## Objective",
         "",
-        f"- `{exp.objective}` ({_conf_line(exp.objective_conf)})",
+        *objective,
         "",
         "## Training data",
         "",

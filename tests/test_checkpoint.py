@@ -103,7 +103,7 @@ def test_train_writes_complete_checkpoints(first_run):
     assert set(s6) == {"optimizer", "scheduler", "step", "epoch", "best_valid", "world_size"}
     assert {float(v["step"]) for v in s6["optimizer"]["state"].values()} == {6.0}
     rank0 = torch.load(ckroot / "step-00000006" / "rank_state.0.pt", weights_only=True)
-    assert rank0["skipped"] == {} and set(rank0["data"]) == {"epoch", "batches_consumed", "world_size"}
+    assert rank0["skipped"] == {} and set(rank0["data"]) == {"epoch", "batches_consumed", "world_size", "order"}
     assert rank0["data"]["epoch"] == s6["epoch"] and rank0["data"]["world_size"] == 1
     assert 0 < s6["best_valid"] < float("inf")
     assert_complete(ckroot / "best")
@@ -216,3 +216,26 @@ def test_bad_trainer_settings_exit_2_with_one_error_line(setup, tmp_path, capsys
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and message in err[-1]
+
+
+def test_a_new_run_in_an_experiment_with_checkpoints_is_refused(first_run, capsys):
+    """Without --resume, a second run would mix its checkpoints with the first's (and prune them)."""
+    assert first_run["rc"] == 0
+    rc = main(["--config", str(first_run["config"]), "--exp-dir", str(first_run["exp"])])
+    assert rc == 2
+    assert "already holds checkpoints" in capsys.readouterr().err
+    assert (first_run["exp"] / "checkpoints" / "step-00000006").is_dir()
+
+
+def test_an_epoch_where_every_clip_is_skipped_is_an_error_not_an_endless_loop(setup, tmp_path, capsys):
+    _, config = setup
+    moved = make_corpus(tmp_path / "gone", 8, seed=3, name="gone")
+    for wav in (tmp_path / "gone" / "wav").glob("*.wav"):
+        wav.unlink()
+    stats = tmp_path / "stats.json"
+    stats.write_text(json.dumps({"mean": [0.0] * 80, "std": [1.0] * 80}))
+    rc = main(["--config", str(config), "--exp-dir", str(tmp_path / "exp"), f"data.train_cuts={moved}",
+               f"data.feature_stats={stats}", "data.valid_cuts="])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "every batch was empty" in err and "unreadable" in err

@@ -181,6 +181,10 @@ def test_cache_returns_the_full_forward_and_evicts_least_recent(tiny_dir):
         torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
     # 4 distinct captions seen, room for 3: "a dog" (used least recently) went first
     assert list(cached._cache) == ["cafe", "a dog barks loudly", "rain"]
+    # a caption's states do not depend on what it was first met with: equal, bit for bit, to the
+    # caption encoded alone, so a resumed run cannot tell a cached caption from a new one
+    alone, _ = plain(None, None, ["rain"])
+    assert torch.equal(cached._cache["rain"], alone[0])
     with pytest.raises(ValueError, match="cache_size"):
         build(tiny_dir, freeze=False, cache_size=3)
 

@@ -151,7 +151,11 @@ def test_restore_starts_at_the_batch_without_reading_before_it(corpus, tmp_path)
     assert [(b.cut_ids, b.captions) for b in rest] == [(ids, caps) for ids, caps, _ in full[3:]]
     # SpecAugment and caption draws are seeded by the batch's place: the same features, bit for bit
     assert all(torch_equal(b.features, f) for b, (_, _, f) in zip(rest, full[3:]))
-    assert resumed.state() == {"epoch": 2, "batches_consumed": len(full), "world_size": 1}
+    state = resumed.state()
+    assert {k: state[k] for k in ("epoch", "batches_consumed", "world_size")} == {
+        "epoch": 2, "batches_consumed": len(full), "world_size": 1}
+    assert state["order"] == {"seed": 11, "max_duration": 4.0, "num_buckets": 2, "max_clip_duration": 30.0,
+                              "sources": [["toy", 1.0, 20]]}
     with pytest.raises(ValueError, match="world size 2"):
         resumed.restore({"epoch": 0, "batches_consumed": 0, "world_size": 2})
 
@@ -206,3 +210,34 @@ def test_feature_statistics_stage_and_training_read_the_same_numbers(corpus, tmp
     bad.write_text(json.dumps({"mean": [0.0] * 64, "std": [1.0] * 64}))
     assert train_cli.main(["--config", str(config), "--exp-dir", str(tmp_path / "exp2"),
                            f"data.feature_stats={bad}"]) == 2
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"mean": 3.0, "std": [1.0] * 80}, r"holds mean \(\) and std \(80,\)"),
+    ({"mean": ["a"] * 80, "std": [1.0] * 80}, "is not a feature statistics file"),
+    ({"mean": [0.0] * 80, "std": [0.0] * 80}, "finite and std > 0"),
+    ({"mean": [0.0] * 80, "std": [-1.0] * 80}, "finite and std > 0"),
+    ({"mean": [0.0] * 80, "std": [1.0] * 80, "fbank": {"sample_rate": 8000, "num_mel_bins": 80,
+                                                       "frame_length_ms": 25.0, "frame_shift_ms": 10.0}},
+     "was computed with fbank"),
+])
+def test_bad_feature_statistics_files_are_named(tmp_path, content, message):
+    from audiotext.data.feature_stats import read_feature_stats
+    from audiotext.data.features import FbankConfig
+
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(ValueError, match=message) as info:
+        read_feature_stats(str(path), FbankConfig())
+    assert str(path) in str(info.value)
+
+
+def test_a_position_of_another_data_order_is_refused(corpus, tmp_path):
+    conf = DataConfig(max_duration=4.0, num_buckets=2, num_workers=0)
+    sources = open_sources([SourceConfig("toy", str(corpus))], tmp_path)
+    saved = make_stream(sources, AudioCaptionDataset(ByteTokenizer(), conf), conf, seed=1, train=True).state()
+    conf.max_duration = 3.0
+    other = make_stream(sources, AudioCaptionDataset(ByteTokenizer(), conf), conf, seed=2, train=True)
+    with pytest.raises(ValueError, match=r"another data order: max_duration, seed changed \(saved \[4.0, 1\], "
+                                         r"now \[3.0, 2\]\)"):
+        other.restore(saved)

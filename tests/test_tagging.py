@@ -77,3 +77,24 @@ def test_label_vocabulary_errors(tmp_path, cuts):
     vocab_file.write_text("low\nhigh\n\nnoise\n")
     conf["task_conf"].update(labels=[], label_file=str(vocab_file))
     assert build_task(resolve(conf)).vocabulary == VOCAB
+
+
+def test_tagging_model_exports_with_its_vocabulary_and_refuses_captioning(cuts, tmp_path, capsys):
+    from audiotext.bin import train as train_cli
+    from audiotext.caption import main as caption_main
+    from audiotext.export import export_model, load_pretrained
+
+    vocab_file = tmp_path / "labels.txt"
+    vocab_file.write_text("\n".join(VOCAB) + "\n")
+    conf = tagging_config(cuts, max_steps=1, save_interval=1, valid_interval=1)
+    conf["task_conf"].update(labels=[], label_file=str(vocab_file))
+    config = tmp_path / "tagging.yaml"
+    config.write_text(yaml.safe_dump(conf))
+    assert train_cli.main(["--config", str(config), "--exp-dir", str(tmp_path / "exp")]) == 0
+    vocab_file.write_text("noise\nlow\nhigh\n")  # edited afterwards: the model keeps its own order
+    out = export_model(tmp_path / "exp" / "checkpoints" / "best", tmp_path / "tagger")
+    assert "the `tagging` task" in (out / "README.md").read_text()
+    assert load_pretrained(out).vocabulary == VOCAB
+    wav = str(cuts.parent / "wav" / "toy-0000.wav")
+    assert caption_main(["--model", str(out), wav]) == 2
+    assert "no objective" in capsys.readouterr().err

@@ -40,7 +40,7 @@ def feature_stats_for(exp, task, sources) -> dict:
     from audiotext.data.feature_stats import compute_feature_stats, read_feature_stats
 
     if exp.data.feature_stats:
-        return read_feature_stats(exp.data.feature_stats, exp.data.fbank.num_mel_bins)
+        return read_feature_stats(exp.data.feature_stats, exp.data.fbank)
     log.info("data.feature_stats not given: computing them from %d random clips", exp.data.feature_stats_clips)
     return compute_feature_stats(sources, exp.data.fbank, task.min_input_samples, exp.data.feature_stats_clips,
                                  seed=exp.trainer.seed)
@@ -56,11 +56,17 @@ def run(args) -> int:
     load_plugins(args)
     try:
         setup = _set_up(args, device)
-    except (ConfigError, FileNotFoundError, ValueError) as err:  # config, data and checkpoint errors
+    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:  # config, data, checkpoint errors
         print(f"error: {err}", file=sys.stderr)
         return 2
     trainer, data, valid_data = setup
-    summary = trainer.fit(data, valid_data)
+    from audiotext.train.trainer import EmptyEpochError
+
+    try:
+        summary = trainer.fit(data, valid_data)
+    except EmptyEpochError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     log.info("done: %s", {k: v for k, v in summary.items() if k != "skipped_audio"})
     if summary["skipped_audio"]["total"]:
         log.warning("skipped audio: %s", summary["skipped_audio"]["by_reason"])
@@ -78,6 +84,11 @@ def _set_up(args, device):
     exp = load_experiment(args.config, args.overrides)
     exp_dir = Path(args.exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
+    resume = args.resume or int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+    latest = exp_dir / "checkpoints" / "LATEST"
+    if latest.is_file() and not resume:
+        raise ValueError(f"{exp_dir} already holds checkpoints ({latest} names {latest.read_text().strip()}): pass "
+                         "--resume to continue that run, or give another --exp-dir")
     torch.manual_seed(exp.trainer.seed)  # the same initial weights on every rank and every start
     index_dir = exp_dir / "data_index"
     # rank 0 indexes the manifests (once per experiment); the others then read its index
@@ -101,8 +112,7 @@ def _set_up(args, device):
     n_params = sum(p.numel() for p in task.parameters())
     log.info("task %s: %.2fM parameters, device %s, world size %d, strategy %s", exp.task, n_params / 1e6, device,
              distributed.world_size(), exp.trainer.strategy)
-    resume = args.resume or int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
-    if not (resume and (exp_dir / "checkpoints" / "LATEST").is_file()):
+    if not (resume and latest.is_file()):
         task.prepare(feature_stats_for(exp, task, train_sources))  # before wrapping: FSDP2 shards buffers too
     trainer = Trainer(task, str(exp_dir), exp, device, checkpoint_files=files)
     resumed = resume and trainer.resume()

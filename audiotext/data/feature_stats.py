@@ -7,6 +7,7 @@ the first clips of the manifest, which would be the first corpus only.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections import Counter
@@ -64,7 +65,8 @@ def compute_feature_stats(sources, fbank_conf: FbankConfig, min_samples: int, nu
     std = (total_sq / frames - mean ** 2).clamp(min=1e-6).sqrt()
     log.info("feature statistics from %d clips, %d frames%s", clips, frames,
              f"; skipped {dict(skipped)}" if skipped else "")
-    return {"num_mel_bins": fbank_conf.num_mel_bins, "mean": mean.tolist(), "std": std.tolist(),
+    return {"num_mel_bins": fbank_conf.num_mel_bins, "fbank": dataclasses.asdict(fbank_conf),
+            "mean": mean.tolist(), "std": std.tolist(),
             "clips": clips, "frames": frames, "skipped": dict(skipped), "seed": seed}
 
 
@@ -76,17 +78,27 @@ def write_feature_stats(stats: Dict[str, Any], path: Path) -> None:
     tmp.replace(path)
 
 
-def read_feature_stats(path: str, num_mel_bins: int) -> Dict[str, Any]:
-    """Read a statistics file; ValueError naming it when it is not one or has another number of bins."""
+def read_feature_stats(path: str, fbank_conf: FbankConfig) -> Dict[str, Any]:
+    """Read a statistics file. ValueError naming it when it is not one (mean and std lists of finite
+    numbers, std > 0) or was computed with other fbank settings than ``fbank_conf``."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"data.feature_stats: file not found: {path}")
     try:
         stats = json.loads(p.read_text())
-        mean, std = stats["mean"], stats["std"]
+        mean = np.asarray(stats["mean"], dtype=np.float64)
+        std = np.asarray(stats["std"], dtype=np.float64)
     except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"data.feature_stats: {path} is not a feature statistics file ({err})") from None
-    if len(mean) != num_mel_bins or len(std) != num_mel_bins:
-        raise ValueError(f"data.feature_stats: {path} holds {len(mean)}-bin statistics; "
-                         f"data.fbank.num_mel_bins is {num_mel_bins}")
+        raise ValueError(f"data.feature_stats: {path} is not a feature statistics file ({type(err).__name__}: "
+                         f"{err})") from None
+    bins = fbank_conf.num_mel_bins
+    if mean.shape != (bins,) or std.shape != (bins,):
+        raise ValueError(f"data.feature_stats: {path} holds mean {mean.shape} and std {std.shape}; "
+                         f"data.fbank.num_mel_bins is {bins}")
+    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+        raise ValueError(f"data.feature_stats: {path}: mean and std must be finite and std > 0")
+    saved = stats.get("fbank")
+    if saved is not None and saved != dataclasses.asdict(fbank_conf):
+        raise ValueError(f"data.feature_stats: {path} was computed with fbank {saved}; this run's data.fbank is "
+                         f"{dataclasses.asdict(fbank_conf)} (rerun bin.feature_stats with --config)")
     return stats

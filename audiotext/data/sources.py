@@ -29,6 +29,7 @@ import json
 import logging
 import mmap
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,6 +185,8 @@ def open_sources(sources: Sequence[SourceConfig], cache_dir: Path) -> SourceSet:
         where = f"data.sources[{i}]"
         if not src.name or not src.cuts:
             raise ValueError(f"{where}: a source needs a name and a cuts manifest, got {src}")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", src.name):
+            raise ValueError(f"{where}: source name {src.name!r} may hold only letters, digits, '_', '.' and '-'")
         if src.name in seen:
             raise ValueError(f"{where}: source name {src.name!r} appears twice")
         seen.add(src.name)
@@ -356,15 +359,28 @@ class DataStream:
             self.position += 1
             yield batch
 
+    def order(self) -> Dict[str, Any]:
+        """What defines the data order: a position means nothing under other values."""
+        return {"seed": self.seed, "max_duration": self.packing.max_duration, "num_buckets": self.packing.num_buckets,
+                "max_clip_duration": self.packing.max_clip_duration,
+                "sources": [[i.name, w, len(i)] for i, w in zip(self.sources.indexes, self.sources.weights)]}
+
     def state(self) -> Dict[str, Any]:
-        return {"epoch": self.epoch, "batches_consumed": self.position, "world_size": self.world_size}
+        return {"epoch": self.epoch, "batches_consumed": self.position, "world_size": self.world_size,
+                "order": self.order()}
 
     def restore(self, state: Dict[str, Any]) -> None:
-        """Continue at ``state``'s position (ValueError when it was saved with another world size,
-        whose batches split the data differently)."""
+        """Continue at ``state``'s position. ValueError when it was saved with another world size or
+        another data order (seed, batching, sources), whose batches are other batches."""
         if int(state["world_size"]) != self.world_size:
             raise ValueError(f"the checkpoint's data position was saved with world size {state['world_size']}; "
                              f"this run has {self.world_size} (resume with the same number of processes)")
+        saved, now = state.get("order"), self.order()
+        if saved is not None and saved != now:
+            changed = sorted(k for k in now if saved.get(k) != now[k])
+            raise ValueError(f"the checkpoint's data position belongs to another data order: {', '.join(changed)} "
+                             f"changed (saved {[saved.get(k) for k in changed]}, now {[now[k] for k in changed]}); "
+                             "resume with the data settings and trainer.seed of the run")
         self.epoch, self.position = int(state["epoch"]), int(state["batches_consumed"])
 
 

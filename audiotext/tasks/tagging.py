@@ -77,6 +77,8 @@ class AudioTaggingTask(AudioEmbedding, Task):
         super().__init__()
         self.conf = conf
         self.vocabulary = read_label_vocabulary(conf.labels, conf.label_file)
+        # the saved config holds the vocabulary itself: the head's rows must not follow an edited file
+        exp.task_conf.update(labels=list(self.vocabulary), label_file="")
         self.build_audio_side(exp)
         self.pool = MeanPooling()
         self.drop = nn.Dropout(conf.dropout)

@@ -76,7 +76,7 @@ class FSDP2Strategy(Strategy):
         from torch.distributed.fsdp import fully_shard
 
         if not distributed.is_distributed():
-            raise RuntimeError("trainer.strategy fsdp2 needs a process group: launch with torchrun")
+            raise ValueError("trainer.strategy fsdp2 needs a process group: launch with torchrun")
         mesh = init_device_mesh(device.type, (distributed.world_size(),))
         units = [m for m in task.modules() if type(m).__name__ in self.units and m is not task]
         for module in units:

@@ -50,6 +50,10 @@ class TrainerConfig:
     fsdp2_units: List[str] = field(default_factory=lambda: ["TransformerBlock"])  # class names sharded as units
 
 
+class EmptyEpochError(RuntimeError):
+    """An epoch gives the trainer nothing to train on (no batch, or every clip skipped)."""
+
+
 def step_seed(seed: int, step: int, micro: int, rank: int) -> int:
     """The seed of the model's randomness (dropout, objective draws) in one micro-batch of a step."""
     return int(np.random.SeedSequence([seed, step, micro, rank, 1]).generate_state(1, dtype=np.uint64)[0] >> 1)
@@ -70,6 +74,8 @@ class Trainer:
                              f"got {conf.keep_checkpoints}")
         if conf.accum_grad < 1:
             raise ValueError(f"trainer.accum_grad must be >= 1, got {conf.accum_grad}")
+        if conf.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"trainer.precision: {conf.precision!r} is not one of auto, fp32, bf16")
         self.task = task.to(device)
         self.exp_dir = Path(exp_dir)
         self.ckpt_root = self.exp_dir / "checkpoints"
@@ -85,7 +91,8 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.best_valid = math.inf
-        self.skips = SkipCounter()
+        self.skips = SkipCounter()  # training clips skipped
+        self.valid_skips = SkipCounter()  # validation clips skipped, in the last validation
         self.writer = None
         self._data_state: Optional[Dict[str, Any]] = None
         if distributed.is_main():
@@ -96,8 +103,6 @@ class Trainer:
     # ---------------------------------------------------------------- precision
     def autocast(self):
         precision = self.conf.precision
-        if precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"trainer.precision: {precision!r} is not one of auto, fp32, bf16")
         if precision == "auto":
             use_bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
         else:
@@ -157,7 +162,8 @@ class Trainer:
                 steps = sorted(p for p in self.ckpt_root.glob("step-*")
                                if p.is_dir() and not p.name.endswith((".tmp", ".old")))
                 for old in steps[: -self.conf.keep_checkpoints]:
-                    shutil.rmtree(old)
+                    if old.name != name:
+                        shutil.rmtree(old)
         distributed.barrier()
         return directory
 
@@ -252,10 +258,12 @@ class Trainer:
             data.set_epoch(self.epoch)
         while self.step < conf.max_steps:
             if data.num_batches() == 0:
-                raise RuntimeError(
-                    f"epoch {self.epoch} has no batches: the training set is smaller than one batch per "
-                    "bucket and rank (lower data.max_duration or data.num_buckets)")
+                raise EmptyEpochError(
+                    f"epoch {self.epoch} has no batches: the training set (without cuts longer than "
+                    "data.max_clip_duration) is smaller than one batch per bucket and rank (lower "
+                    "data.max_duration or data.num_buckets)")
             micro: List[Any] = []
+            started_at, steps_before = data.position, self.step
             for batch in data:
                 self.skips.update(batch.skipped)
                 if self._all_ranks_have_data(batch):
@@ -287,6 +295,11 @@ class Trainer:
                     break
             if self.step >= conf.max_steps:
                 break
+            if self.step == steps_before and started_at == 0:
+                raise EmptyEpochError(
+                    f"epoch {self.epoch}: every batch was empty, no step was taken (skipped clips: "
+                    f"{dict(self.skips.counts)}); check the audio paths and the task's targets "
+                    "(e.g. task_conf.label_field)")
             self.epoch += 1
             data.set_epoch(self.epoch)
         bar.close()
@@ -296,6 +309,7 @@ class Trainer:
             "steps": self.step, "epochs": self.epoch, "wall_seconds": round(time.time() - start, 1),
             "audio_hours_seen": round(audio_seconds / 3600.0, 3), "best_valid_loss": self.best_valid,
             "last_valid": last_valid, "skipped_audio": self.skips.summary(),
+            "skipped_valid_audio": self.valid_skips.summary(),
         }
         if distributed.is_main():
             (self.exp_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
@@ -314,8 +328,9 @@ class Trainer:
         weight = 0
         valid_data.set_epoch(0)
         valid_data.position = 0
+        self.valid_skips = SkipCounter()
         for batch in valid_data:
-            self.skips.update(batch.skipped)
+            self.valid_skips.update(batch.skipped)
             if not self._all_ranks_have_data(batch):
                 continue
             batch = batch.to(self.device)

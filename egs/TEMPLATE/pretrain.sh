@@ -113,7 +113,7 @@ if run_stage 2 manifests "${data_dir}"; then
     python -m audiotext.bin.make_stew --out-dir "${manifest_dir}" "${split_args[@]}" \
         --eval-config "${eval_config}" ${stew_opts}
     python -m audiotext.bin.feature_stats --cuts "${manifest_dir}/cuts_train.jsonl.gz" \
-        --out "${manifest_dir}/feature_stats.json"
+        --config "${train_config}" --out "${manifest_dir}/feature_stats.json"
     mark_done 2 "${data_dir}" manifests
 fi
 

@@ -524,17 +524,17 @@ class PretrainedBertTextEncoder(TextEncoder):
 
     def _cached_forward(self, texts: List[str]) -> Tuple[torch.Tensor, torch.Tensor]:
         """The frozen encoder's output from the cache where it has the caption, computed (and kept,
-        least recently used out first) where not. Each row depends only on its own caption, so the
-        result equals a full forward up to float rounding (padding is zeros either way)."""
+        least recently used out first) where not. A missing caption is encoded on its own, never
+        beside batch mates (whose padding moves the last float bits), so a caption's states are the
+        same whenever it is met: the cache's history cannot change a run, and a resumed run stays
+        bitwise equal to an uninterrupted one."""
         device = self.bert.embeddings.word.weight.device
         rows: List[Optional[torch.Tensor]] = [self._cache.get(text) for text in texts]
         missing = sorted({text for text, row in zip(texts, rows) if row is None})
-        if missing:
-            ids, lengths = self.encode_texts(missing)
+        for text in missing:
+            ids, lengths = self.encode_texts([text])
             with torch.no_grad():
-                hidden = self.bert(ids, lengths).float().cpu()
-            for j, text in enumerate(missing):
-                self._cache[text] = hidden[j, : int(lengths[j])].clone()
+                self._cache[text] = self.bert(ids, lengths).float().cpu()[0, : int(lengths[0])].clone()
         for i, text in enumerate(texts):
             self._cache.move_to_end(text)
             rows[i] = self._cache[text]
