@@ -55,10 +55,15 @@ def test_index_reads_every_cut_by_row_and_is_reused(corpus, tmp_path):
 def test_index_errors_name_the_manifest_and_line(tmp_path):
     bad = tmp_path / "bad.jsonl.gz"
     with gzip.open(bad, "wt") as f:
-        f.write(json.dumps({"id": "a", "duration": 1.0}) + "\n")
+        f.write(json.dumps({"id": "a", "duration": 1.0, "type": "MonoCut"}) + "\n")
         f.write('{"id": "b"}\n')
     with pytest.raises(ValueError, match=r"bad.jsonl.gz line 2 is not a cut with a duration"):
         index_manifest("bad", str(bad), tmp_path / "idx")
+    recordings = tmp_path / "recordings.jsonl.gz"
+    with gzip.open(recordings, "wt") as f:
+        f.write(json.dumps({"id": "r", "duration": 1.0, "sources": [], "sampling_rate": 16000}) + "\n")
+    with pytest.raises(ValueError, match=r"recordings.jsonl.gz is not a cut manifest \(line 1 has no cut type"):
+        index_manifest("rec", str(recordings), tmp_path / "idx")
     empty = tmp_path / "empty.jsonl.gz"
     with gzip.open(empty, "wt"):
         pass

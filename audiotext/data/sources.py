@@ -131,10 +131,14 @@ def index_manifest(name: str, manifest: str, cache_dir: Path) -> ManifestIndex:
                 if not line.strip():
                     continue
                 try:
-                    durations.append(float(_loads(line)["duration"]))
+                    item = _loads(line)
+                    durations.append(float(item["duration"]))
                 except (ValueError, KeyError, TypeError) as err:
                     raise ValueError(f"data source {name!r}: {manifest} line {number} is not a cut with a "
                                      f"duration ({type(err).__name__}: {err})") from None
+                if len(durations) == 1 and not str(item.get("type", "")).endswith("Cut"):
+                    raise ValueError(f"data source {name!r}: {manifest} is not a cut manifest (line {number} has "
+                                     "no cut type: a recordings or supervisions manifest?)")
                 if not line.endswith(b"\n"):
                     line += b"\n"
                 if writer is not None:
