@@ -5,7 +5,6 @@ import math
 import os
 import socket
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import List
 
@@ -15,9 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiotext.data.batch import Batch
 from audiotext.objectives import OBJECTIVES
 from audiotext.objectives.base import ObjectiveContext
-from audiotext.objectives.contrastive import (ContrastiveObjective, _batch_field, contrastive_loss, sigmoid_loss,
+from audiotext.objectives.contrastive import (ContrastiveObjective, contrastive_loss, sigmoid_loss,
                                               sigmoid_loss_sum)
 
 N, D = 8, 6
@@ -342,14 +342,7 @@ def tiny_batch(n=3, seed=3, width=6, frames_dim=12):
     for i, k in enumerate(token_lens.tolist()):
         tokens[i, 0], tokens[i, k - 1] = 2, 3
         tokens[i, 1:k - 1] = torch.randint(4, 20, (k - 2,), generator=g)
-    return frames, frame_lens, {"tokens": tokens, "token_lens": token_lens}
-
-
-@dataclass
-class FakeBatch:  # the attribute-style batch the trainer is moving to
-    tokens: torch.Tensor
-    token_lens: torch.Tensor
-    captions: List[str]
+    return frames, frame_lens, Batch(cut_ids=[str(i) for i in range(n)], tokens=tokens, token_lens=token_lens)
 
 
 def test_default_temperature_is_fixed_at_007_and_forward_matches_reference():
@@ -362,7 +355,7 @@ def test_default_temperature_is_fixed_at_007_and_forward_matches_reference():
     loss, report = obj(frames, frame_lens, batch)
     assert report["logit_scale"].item() == pytest.approx(1 / 0.07, rel=1e-6)
     audio = obj.embed_audio(frames, frame_lens)
-    text = obj.embed_text(batch["tokens"], batch["token_lens"])
+    text = obj.embed_text(batch.tokens, batch.token_lens)
     assert torch.allclose(audio.norm(dim=-1), torch.ones(3), atol=1e-5)
     expected = reference_rows_loss(audio.detach().double(), text.detach().double(), 1 / 0.07, range(3))
     assert abs(loss.item() - expected) <= 1e-5
@@ -386,7 +379,7 @@ def test_sigmoid_objective_defaults_and_forward_matches_reference():
     frames, frame_lens, batch = tiny_batch()
     loss, report = obj(frames, frame_lens, batch)
     audio = obj.embed_audio(frames, frame_lens).detach().double()
-    text = obj.embed_text(batch["tokens"], batch["token_lens"]).detach().double()
+    text = obj.embed_text(batch.tokens, batch.token_lens).detach().double()
     expected = reference_sigmoid_rows_sum(audio, text, 4.0, -1.5, range(3)) / 3
     assert abs(loss.item() - expected) <= 1e-5
     assert report["logit_bias"].item() == -1.5 and report["logit_scale"].item() == pytest.approx(4.0)
@@ -430,21 +423,6 @@ def test_bad_options_are_errors():
     # one name for the key: the old one is unknown
     with pytest.raises(Exception, match="unknown key objective_conf.temperature_init"):
         OBJECTIVES.build("contrastive", {"temperature_init": 0.07}, ObjectiveContext(**CTX), where="objective_conf")
-
-
-def test_batch_field_reads_dicts_and_attribute_batches_alike():
-    frames, frame_lens, batch = tiny_batch()
-    obj = tiny_objective().eval()
-    as_object = FakeBatch(batch["tokens"], batch["token_lens"], ["a", "b", "c"])
-    assert _batch_field(as_object, "tokens") is batch["tokens"]
-    assert _batch_field(batch, "token_lens") is batch["token_lens"]
-    assert _batch_field(batch, "captions", None) is None
-    assert _batch_field(as_object, "captions", None) == ["a", "b", "c"]
-    with pytest.raises(KeyError, match="no field 'tokens'"):
-        _batch_field({}, "tokens")
-    with pytest.raises(KeyError, match="no field 'labels'"):
-        _batch_field(as_object, "labels")
-    assert obj(frames, frame_lens, as_object)[0].item() == obj(frames, frame_lens, batch)[0].item()
 
 
 def test_embeddings_are_row_aligned_and_forward_is_their_loss():
@@ -497,7 +475,9 @@ def test_embedding_cache_accumulation_equals_large_batch_gradients(loss_name):
 
     big_frames = torch.cat([m[0] for m in micro])
     big_lens = torch.cat([m[1] for m in micro])
-    big_batch = {k: torch.cat([m[2][k] for m in micro]) for k in ("tokens", "token_lens")}
+    big_batch = Batch(cut_ids=[c for m in micro for c in m[2].cut_ids],
+                      tokens=torch.cat([m[2].tokens for m in micro]),
+                      token_lens=torch.cat([m[2].token_lens for m in micro]))
     big_loss, _ = obj(encoder(big_frames), big_lens, big_batch)
     big_loss.backward()
     expected = grads()

@@ -19,6 +19,7 @@ class Batch:
     * ``feature_lens``: (B,) int64, valid frames per row.
     * ``skipped``: ``(cut id, reason)`` of clips left out (unreadable audio, too short, no target, ...).
     * ``epoch``, ``index``: where the batch sits in the data order (its randomness derives from them).
+    * ``frame_shift_ms``: the fbank frame shift, so the batch knows its own seconds of audio.
 
     Targets (whichever the task fills):
 
@@ -34,6 +35,7 @@ class Batch:
     skipped: List[Tuple[str, str]] = field(default_factory=list)
     epoch: int = 0
     index: int = 0
+    frame_shift_ms: float = 10.0
     tokens: Optional[torch.Tensor] = None
     token_lens: Optional[torch.Tensor] = None
     captions: List[str] = field(default_factory=list)
@@ -46,11 +48,12 @@ class Batch:
     def num_cuts(self) -> int:
         return len(self.cut_ids)
 
-    def audio_seconds(self, frame_shift_ms: float = 10.0) -> float:
+    @property
+    def audio_seconds(self) -> float:
         """Seconds of audio in the batch (valid fbank frames × the frame shift)."""
         if self.feature_lens is None:
             return 0.0
-        return float(self.feature_lens.sum()) * frame_shift_ms / 1000.0
+        return float(self.feature_lens.sum()) * self.frame_shift_ms / 1000.0
 
     def to(self, device, non_blocking: bool = True) -> "Batch":
         def move(v):

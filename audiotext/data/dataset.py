@@ -173,7 +173,8 @@ class AudioDataset(torch.utils.data.Dataset):
             feats.append(feat)
             targets.append(target)
             ids.append(cut.id)
-        batch = Batch(cut_ids=ids, skipped=skipped, epoch=epoch, index=index)
+        batch = Batch(cut_ids=ids, skipped=skipped, epoch=epoch, index=index,
+                      frame_shift_ms=self.conf.fbank.frame_shift_ms)
         if not feats:
             return batch
         lens = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)

@@ -20,25 +20,6 @@ LOSSES = ("infonce", "sigmoid")
 # the published defaults when `temperature` is not set: CLIP/CLAP's 0.07 for InfoNCE,
 # SigLIP's logit scale init of 10 (temperature 0.1) for the sigmoid loss
 DEFAULT_TEMPERATURE = {"infonce": 0.07, "sigmoid": 0.1}
-_MISSING = object()
-
-
-def _batch_field(batch: Any, name: str, default: Any = _MISSING) -> Any:
-    """``batch[name]`` for a dict batch, ``batch.name`` for an object batch.
-
-    ``default`` is returned when the field is absent; without it an absent field raises
-    KeyError naming it.
-    """
-    if isinstance(batch, dict):
-        if name in batch:
-            return batch[name]
-    elif hasattr(batch, name):
-        return getattr(batch, name)
-    if default is _MISSING:
-        raise KeyError(f"the batch has no field {name!r}")
-    return default
-
-
 class ProjectionHead(nn.Sequential):
     """Two-layer MLP projection into the shared space (as in CLAP)."""
 
@@ -215,15 +196,15 @@ class ContrastiveObjective(Objective):
     def embeddings(self, frames: torch.Tensor, frame_lens: torch.Tensor, batch: Any) -> Dict[str, torch.Tensor]:
         """Row-aligned tensors of one (micro-)batch, everything the loss reads.
 
-        frames (B, T, D) float, frame_lens (B,) int64; ``batch`` has ``tokens`` (B, L) int64,
-        ``token_lens`` (B,) int64 and optionally ``captions`` (B strings), as keys or
-        attributes. Returns {"audio": (B, E), "text": (B, E)} unit-norm embeddings,
+        frames (B, T, D) float, frame_lens (B,) int64; ``batch`` (a :class:`~audiotext.data.batch.Batch`)
+        has ``tokens`` (B, L) int64, ``token_lens`` (B,) int64 and ``captions`` (B strings, read
+        by text encoders that tokenize themselves). Returns {"audio": (B, E), "text": (B, E)}
+        unit-norm embeddings,
         "logit_scale": (B, 1) the log logit scale repeated per row, and for ``loss: sigmoid``
         "logit_bias": (B, 1). Every value has B rows, so micro-batches concatenate along dim 0.
         """
         audio = self.embed_audio(frames, frame_lens)
-        text = self.embed_text(_batch_field(batch, "tokens"), _batch_field(batch, "token_lens"),
-                               _batch_field(batch, "captions", None))
+        text = self.embed_text(batch.tokens, batch.token_lens, batch.captions or None)
         rows = audio.shape[0]
         emb = {"audio": audio, "text": text, "logit_scale": self.logit_scale.reshape(1, 1).expand(rows, 1)}
         if self.logit_bias is not None:

@@ -50,7 +50,7 @@ class AudioTextPretrainTask(AudioEmbedding, Task):
 
     @property
     def supports_embedding_cache(self) -> bool:
-        return getattr(self.objective, "supports_embedding_cache", False)
+        return self.objective.supports_embedding_cache
 
     def loss_weight(self, batch) -> float:
         return float(self.objective.loss_weight(batch))

@@ -190,7 +190,7 @@ class Trainer:
         count = len(micro_batches)
         task = self.task
         report: Dict[str, float] = defaultdict(float)
-        if count > 1 and getattr(task, "supports_embedding_cache", False):
+        if count > 1 and task.supports_embedding_cache:
             cached = []
             with torch.no_grad():
                 for j, batch in enumerate(micro_batches):
@@ -248,8 +248,6 @@ class Trainer:
         count = 0
         last_valid: Dict[str, float] = {}
         audio_seconds = 0.0
-        frame_shift_ms = getattr(getattr(self.task, "fbank", None), "conf", None)
-        frame_shift_ms = frame_shift_ms.frame_shift_ms if frame_shift_ms is not None else 10.0
         self.skips.add("too_long", getattr(data, "num_too_long", 0) if self._data_state is None else 0)
         if self._data_state is not None:
             data.restore(self._data_state)
@@ -275,7 +273,7 @@ class Trainer:
                     continue
                 report = self._backward_steps(micro)
                 report["grad_norm"] = self._optimizer_step()
-                audio_seconds += sum(b.audio_seconds(frame_shift_ms) for b in micro)
+                audio_seconds += sum(b.audio_seconds for b in micro)
                 micro = []
                 for k, v in report.items():
                     sums[k] += v
