@@ -100,7 +100,7 @@ def test_train_writes_complete_checkpoints(first_run):
     s6, w6 = assert_complete(ckroot / "step-00000006")
     assert s3["step"] == 3 and s6["step"] == 6
     assert s6["scheduler"]["last_epoch"] == 6
-    assert set(s6) == {"optimizer", "scheduler", "step", "epoch", "best_valid", "world_size"}
+    assert set(s6) == {"optimizer", "scheduler", "step", "epoch", "best_valid", "world_size", "audio_seconds"}
     assert {float(v["step"]) for v in s6["optimizer"]["state"].values()} == {6.0}
     rank0 = torch.load(ckroot / "step-00000006" / "rank_state.0.pt", weights_only=True)
     assert rank0["skipped"] == {} and set(rank0["data"]) == {"epoch", "batches_consumed", "world_size", "order"}
@@ -141,6 +141,10 @@ def test_resume_continues_from_latest(first_run):
     # resumed weights: the statistics are the first run's (prepare() is not rerun)
     assert torch.equal(w8["feature_mean"], w6["feature_mean"])
     assert any(not torch.equal(w8[k], w6[k]) for k in w6 if k not in ("feature_mean", "feature_std"))
+    # the audio seen counts every start of the run, not the part since the resume
+    assert summary["audio_hours_seen"] * 3600 == pytest.approx(s8["audio_seconds"], abs=2.0)
+    assert s8["audio_seconds"] > torch.load(ckroot / "step-00000006" / "trainer_state.pt",
+                                            weights_only=True)["audio_seconds"] > 0
     # step-00000006 is untouched by the second run
     assert torch.load(ckroot / "step-00000006" / "trainer_state.pt", weights_only=True)["step"] == 6
     assert not list(exp.rglob("*.tmp")) and not list(ckroot.glob("*.old"))
@@ -208,6 +212,8 @@ def test_weights_load_strictly(tmp_path):
     ("trainer.accum_grad=0", "trainer.accum_grad must be >= 1"),
     ("trainer.strategy=zero3", "trainer.strategy: 'zero3' is not one of ddp, fsdp2"),
     ("optim=lion", "unknown optimizer 'lion'; valid names: adamw"),
+    ("data.max_duration=0", "data.max_duration and data.max_clip_duration must be > 0 seconds"),
+    ("data.max_duration=-5", "data.max_duration and data.max_clip_duration must be > 0 seconds"),
 ])
 def test_bad_trainer_settings_exit_2_with_one_error_line(setup, tmp_path, capsys, override, message):
     """keep_checkpoints: 0 used to keep every checkpoint; now it is refused like any bad setting."""
@@ -239,3 +245,14 @@ def test_an_epoch_where_every_clip_is_skipped_is_an_error_not_an_endless_loop(se
     assert rc == 2
     err = capsys.readouterr().err
     assert "every batch was empty" in err and "unreadable" in err
+
+
+def test_resuming_under_another_data_order_or_from_a_directory_manifest_exits_2(first_run, tmp_path, capsys):
+    assert first_run["rc"] == 0
+    rc = main(["--config", str(first_run["config"]), "--exp-dir", str(first_run["exp"]), "--resume",
+               "trainer.seed=7", "trainer.max_steps=9"])
+    assert rc == 2
+    assert "another data order: seed changed (saved [0], now [7])" in capsys.readouterr().err.strip().splitlines()[-1]
+    rc = main(["--config", str(first_run["config"]), "--exp-dir", str(tmp_path / "x"), f"data.train_cuts={tmp_path}"])
+    assert rc == 2
+    assert "is a directory; give the cut manifest file" in capsys.readouterr().err

@@ -125,6 +125,7 @@ def _set_up(args, device):
     if valid_sources is not None:
         valid_data = make_stream(valid_sources, task.build_dataset(exp.data, train=False, rank=rank), exp.data,
                                  exp.trainer.seed, train=False, world_size=world, rank=rank)
+    trainer.place_data(data)  # here, so a position of another data order is a setup error (exit 2)
     return trainer, data, valid_data
 
 

@@ -109,6 +109,9 @@ def index_manifest(name: str, manifest: str, cache_dir: Path) -> ManifestIndex:
     a line that is not a JSON cut with a duration, or for a manifest without cuts.
     """
     path = Path(manifest)
+    if path.is_dir():
+        raise ValueError(f"data source {name!r}: {manifest} is a directory; give the cut manifest file "
+                         "(e.g. cuts_train.jsonl.gz)")
     if not path.is_file():
         raise FileNotFoundError(f"data source {name!r}: manifest not found: {manifest}")
     cache_dir = Path(cache_dir)
@@ -403,6 +406,9 @@ def make_stream(sources: SourceSet, dataset, conf, seed: int, train: bool, world
                 rank: int = 0) -> DataStream:
     """A :class:`DataStream` over ``sources`` with the batching and loader settings of ``conf``
     (a ``DataConfig``)."""
+    if not conf.max_duration > 0 or not conf.max_clip_duration > 0:
+        raise ValueError(f"data.max_duration and data.max_clip_duration must be > 0 seconds, got "
+                         f"{conf.max_duration} and {conf.max_clip_duration}")
     packing = PackingConfig(max_duration=conf.max_duration, num_buckets=conf.num_buckets,
                             max_clip_duration=conf.max_clip_duration)
     return DataStream(sources, dataset, packing, seed, train, world_size, rank, conf.num_workers,

@@ -95,6 +95,8 @@ class Trainer:
         self.valid_skips = SkipCounter()  # validation clips skipped, in the last validation
         self.writer = None
         self._data_state: Optional[Dict[str, Any]] = None
+        self._data_placed = False
+        self.audio_seconds = 0.0  # audio trained on, over every start of the run
         if distributed.is_main():
             from torch.utils.tensorboard import SummaryWriter
 
@@ -128,6 +130,7 @@ class Trainer:
         self.strategy.load_optimizer_state(self.model, self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.epoch, self.best_valid = state["step"], state["epoch"], state["best_valid"]
+        self.audio_seconds = state.get("audio_seconds", 0.0)
         mine = load_trainer_state(path, RANK_STATE.format(rank=distributed.rank()))
         self.skips.counts.update(mine["skipped"])
         self._data_state = mine["data"]
@@ -151,7 +154,8 @@ class Trainer:
         distributed.barrier()
         if distributed.is_main():
             state = {"optimizer": optimizer, "scheduler": self.scheduler.state_dict(), "step": self.step,
-                     "epoch": self.epoch, "best_valid": self.best_valid, "world_size": distributed.world_size()}
+                     "epoch": self.epoch, "best_valid": self.best_valid, "world_size": distributed.world_size(),
+                     "audio_seconds": self.audio_seconds}
             write_weights(tmp / WEIGHTS, weights)
             write_checkpoint_file(tmp / STATE, lambda p: torch.save(state, p))
             for file_name, src in self.checkpoint_files.items():
@@ -166,6 +170,19 @@ class Trainer:
                         shutil.rmtree(old)
         distributed.barrier()
         return directory
+
+    def place_data(self, data) -> None:
+        """Put ``data`` at the position the resumed checkpoint recorded (ValueError when it was saved
+        under another data order), or at the start of the current epoch; once per run."""
+        if self._data_placed:
+            return
+        if self._data_state is not None:
+            data.restore(self._data_state)
+            self._data_state = None
+        else:
+            self.skips.add("too_long", getattr(data, "num_too_long", 0))
+            data.set_epoch(self.epoch)
+        self._data_placed = True
 
     # ---------------------------------------------------------------- one optimizer step
     def _all_ranks_have_data(self, batch) -> bool:
@@ -247,13 +264,7 @@ class Trainer:
         sums: Dict[str, float] = defaultdict(float)
         count = 0
         last_valid: Dict[str, float] = {}
-        audio_seconds = 0.0
-        self.skips.add("too_long", getattr(data, "num_too_long", 0) if self._data_state is None else 0)
-        if self._data_state is not None:
-            data.restore(self._data_state)
-            self._data_state = None
-        else:
-            data.set_epoch(self.epoch)
+        self.place_data(data)
         while self.step < conf.max_steps:
             if data.num_batches() == 0:
                 raise EmptyEpochError(
@@ -273,7 +284,7 @@ class Trainer:
                     continue
                 report = self._backward_steps(micro)
                 report["grad_norm"] = self._optimizer_step()
-                audio_seconds += sum(b.audio_seconds for b in micro)
+                self.audio_seconds += sum(b.audio_seconds for b in micro)
                 micro = []
                 for k, v in report.items():
                     sums[k] += v
@@ -305,7 +316,7 @@ class Trainer:
             self.save(data, name="best")
         summary = {
             "steps": self.step, "epochs": self.epoch, "wall_seconds": round(time.time() - start, 1),
-            "audio_hours_seen": round(audio_seconds / 3600.0, 3), "best_valid_loss": self.best_valid,
+            "audio_hours_seen": round(self.audio_seconds / 3600.0, 3), "best_valid_loss": self.best_valid,
             "last_valid": last_valid, "skipped_audio": self.skips.summary(),
             "skipped_valid_audio": self.valid_skips.summary(),
         }
