@@ -104,7 +104,7 @@ def dedup_key(text: str) -> str:
     return " ".join(text.split())
 
 
-def _stable_hash(seed: int, text: str) -> int:
+def stable_hash(seed: int, text: str) -> int:
     """A 64-bit hash of ``text`` that is the same in every process and run (``hash()`` is salted)."""
     return int.from_bytes(hashlib.blake2b(f"{seed}\x00{text}".encode("utf-8"), digest_size=8).digest(), "big")
 
@@ -191,7 +191,7 @@ def read_origins(paths: Iterable[str]) -> Set[str]:
 # --- statistics that a clip can be added to and taken out of ---------------------------------------
 
 
-class _Tally:
+class CaptionTally:
     """Clips, seconds and captions by (domain, source, style); caption lengths; word counts.
 
     Pass 1 counts every surviving clip as if it stayed alone; pass 2 takes out the clips it merges or
@@ -234,7 +234,7 @@ class _Tally:
         self._flush_words()
         return self.__dict__
 
-    def merge(self, other: "_Tally") -> None:
+    def merge(self, other: "CaptionTally") -> None:
         self._flush_words()
         other._flush_words()
         for name in ("clips", "captions", "lengths", "words"):
@@ -317,7 +317,7 @@ def _pass1(job: _Pass1Job) -> Dict[str, Any]:
     dropped_clips: Counter = Counter()
     captions_in: Counter = Counter()  # by source
     clips_in = 0
-    tally = _Tally()
+    tally = CaptionTally()
     cap_heaps: Dict[str, List[int]] = {s: [] for s in conf.source_caps}  # max-heaps (negated) of kept hashes
     handles: Dict[int, Any] = {}
     buffers: Dict[int, list] = {}
@@ -399,7 +399,7 @@ def _pass1(job: _Pass1Job) -> Dict[str, Any]:
 def _keep(job: _Pass1Job, source: str, origin: str, line_no: int, line: bytes, cap_heaps: Dict[str, List[int]],
           buffers: Dict[int, list], handles: Dict[int, Any]) -> None:
     """Queue a surviving clip's output line for the partition of its origin."""
-    origin_hash = _stable_hash(job.conf.seed, origin)
+    origin_hash = stable_hash(job.conf.seed, origin)
     if job.train and source in cap_heaps:  # keep the cap's smallest hashes seen so far
         heap = cap_heaps[source]
         if len(heap) < job.conf.source_caps[source]:
@@ -463,7 +463,7 @@ def _pass2(job: _Pass2Job) -> Dict[str, Any]:
     dropped: Counter = Counter()
     dropped_clips: Counter = Counter()
     merged = 0
-    correction = _Tally()  # pass 1 counted every clip as kept alone: take out what this pass changes
+    correction = CaptionTally()  # pass 1 counted every clip as kept alone: take out what this pass changes
     lines: List[bytes] = []
     for origin in sorted(groups):  # sorted: the output does not depend on the order files were read
         records = groups[origin]
@@ -522,7 +522,7 @@ def _map(jobs: int, func, items: list) -> Iterator:
         yield from pool.imap(func, items)  # in order: the output is the same for any number of jobs
 
 
-def _by(tally: _Tally, position: int) -> Dict[str, Dict[str, Any]]:
+def breakdown(tally: CaptionTally, position: int) -> Dict[str, Dict[str, Any]]:
     rows: Dict[str, list] = defaultdict(lambda: [0, 0, 0.0])
     for key, n in tally.clips.items():
         rows[key[position]][0] += n
@@ -561,7 +561,7 @@ def curate_split(inputs: Sequence[str], out_path: Path, conf: CurationConfig, *,
         dropped_clips: Counter = Counter()
         captions_in: Counter = Counter()
         clips_in = 0
-        tally = _Tally()
+        tally = CaptionTally()
         cap_hashes: Dict[str, List[int]] = defaultdict(list)
         for result in _map(conf.jobs, _pass1, jobs1):
             dropped.update(result["dropped"])
@@ -618,7 +618,7 @@ def curate_split(inputs: Sequence[str], out_path: Path, conf: CurationConfig, *,
         "num_partitions": num_partitions,
     }
     for kind, position in (("domain", 0), ("source", 1), ("style", 2)):
-        report[f"by_{kind}"] = _by(tally, position)
+        report[f"by_{kind}"] = breakdown(tally, position)
     report["clips_by_domain"] = {name: row["clips"] for name, row in report["by_domain"].items()}
     # the accounting identities: every input caption and clip is kept or dropped with a reason
     if captions_total_in != captions_out + sum(dropped.values()) or clips_out != sum(tally.clips.values()) \
