@@ -58,7 +58,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if origin in (dict, Dict, Mapping):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
+        inner = args[1] if len(args) == 2 else Any
+        return {k: _coerce(v, inner, f"{where}.{k}") for k, v in value.items()}
     if tp is float:
         if isinstance(value, str):  # PyYAML (YAML 1.1) reads 1e-4 (no dot) as a string
             try:

@@ -123,6 +123,13 @@ def test_cli(tmp_path, capsys):
     assert (tmp_path / "o" / "s" / "cuts_train.jsonl.gz").is_file() and (tmp_path / "o" / "s" / "subset.png").is_file()
     assert not (tmp_path / "o" / "all").exists()
     assert cli.main(["--cuts", manifest, "--scales", str(scales), "--out-dir", str(tmp_path / "o"),
+                     "--only", "all", "--no-plots"]) == 0
+    # scales made one at a time: subsets.json holds both; each scale has its own report
+    combined = json.loads((tmp_path / "o" / "subsets.json").read_text())
+    assert sorted(combined["scales"]) == ["all", "s"] and combined["scales"]["all"]["captions"] == 600
+    assert json.loads((tmp_path / "o" / "s" / "subset.json").read_text())["captions"] == \
+        combined["scales"]["s"]["captions"]
+    assert cli.main(["--cuts", manifest, "--scales", str(scales), "--out-dir", str(tmp_path / "o"),
                      "--only", "nope"]) == 2
     assert "nope not in" in capsys.readouterr().err
     assert cli.main(["--cuts", str(tmp_path / "missing.jsonl.gz"), "--scales", str(scales),

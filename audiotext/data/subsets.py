@@ -197,8 +197,9 @@ def _report(name: str, scale: Scale, tally: CaptionTally, clips: int, total: Dic
 def make_subsets(manifest: str, out_dir: Path, scales: Sequence[Scale], seed: int = 0,
                  source_weights: Optional[Dict[str, float]] = None, plots: bool = True) -> Dict[str, Any]:
     """Write ``out_dir/<scale>/cuts_train.jsonl.gz`` for every scale (two passes over ``manifest``),
-    ``out_dir/subsets.json`` (per scale: size reached, per source / domain / style clips, captions,
-    hours) and, with ``plots``, ``out_dir/<scale>/subset.png``. Returns the report.
+    its report ``out_dir/<scale>/subset.json`` (size reached, and clips, captions, hours per source,
+    domain and style), with ``plots`` ``out_dir/<scale>/subset.png``, and ``out_dir/subsets.json``
+    (every scale made so far from the same manifest and hash). Returns the report of this call.
 
     A scale larger than the split gets the whole split (logged, and ``"whole_split": true`` in its
     report). Raises FileNotFoundError / LayoutError naming the manifest or line.
@@ -252,10 +253,27 @@ def make_subsets(manifest: str, out_dir: Path, scales: Sequence[Scale], seed: in
             from audiotext.data.curation import plot_statistics
 
             plot_statistics(entry, out_dir / s.name / "subset.png")
-    tmp_report = out_dir / f"subsets.json.tmp-{os.getpid()}"
-    tmp_report.write_text(json.dumps(report, indent=1))
-    tmp_report.replace(out_dir / "subsets.json")
+        _write_json(out_dir / s.name / "subset.json", dict(entry, manifest=str(manifest), seed=seed,
+                                                             source_weights=weights))
+    # subsets.json gathers every scale made so far from this manifest and hash (scales can be made
+    # one at a time: a scale's subset does not depend on the others)
+    combined = out_dir / "subsets.json"
+    if combined.is_file():
+        try:
+            earlier = json.loads(combined.read_text())
+        except ValueError:
+            earlier = {}
+        if all(earlier.get(k) == report[k] for k in ("manifest", "seed", "source_weights", "split")):
+            report["scales"] = {**{k: v for k, v in earlier.get("scales", {}).items() if k not in report["scales"]},
+                                **report["scales"]}
+    _write_json(combined, report)
     return report
+
+
+def _write_json(path: Path, data: Dict[str, Any]) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
 
 
 def format_report(report: Dict[str, Any]) -> str:

@@ -9,16 +9,30 @@
 #                the fbank mean/std of a random sample of the training clips (feature_stats.json)
 #   3 tokenizer  sentencepiece on the training captions (skipped when the train config's tokenizer
 #                is not sentencepiece: byte needs no model)
-#   4 train      torchrun (one process per device; --nnodes for multi-node)
+#   4 train      torchrun (launcher settings from the recipe's cmd.sh: processes per node, nodes,
+#                rendezvous) on the curated training split, or on the nested subset --scale of it
+#                (made on first use from conf/scales.yaml into ${data_dir}/scales/<scale>), from
+#                scratch or --init <checkpoint> (its encoder: init_from in docs/training.md)
 #   5 evaluate   the suite in ${eval_config} (retrieval, captioning, zero-shot, probes, diagnostics)
 #                on ${eval_model} (any checkpoint or exported model) -> ${eval_dir}/results.json
 #   6 report     print results.json as a table; ${eval_dir}/report/report.md with plots
+#   7 sweep      with --sweep_plan: every (objective × scale × init) of the plan through stages 4-5,
+#                then the scaling table and plots (python -m audiotext.bin.sweep); stages 4-6 of the
+#                single experiment are skipped then
 set -euo pipefail
 
 stage=0
 stop_stage=100
 objective=contrastive       # picks conf/train_${objective}.yaml unless --train_config is given
 train_config=""
+scale=""                    # a scale of ${scales_config} (e.g. 400k, mini_s); empty: the whole training split
+scales_config=conf/scales.yaml
+scale_dir=""                # where the subsets go; default ${data_dir}/scales
+init=scratch                # scratch, or a checkpoint (or exported model) whose ${init_modules} start training
+init_modules=encoder        # comma-separated submodules loaded from --init (strict: all keys must match)
+init_tag=""                 # names the init in the experiment name; default: the init's experiment folder
+train_cuts=""               # training manifest; default: the scale's subset or ${manifest_dir}/cuts_train.jsonl.gz
+valid_cuts=""               # default ${manifest_dir}/cuts_valid.jsonl.gz
 eval_config=conf/eval.yaml
 eval_model=""               # model to evaluate; default ${exp_dir}/checkpoints/best
 eval_dir=""                 # where results.json and the report go; default ${exp_dir}
@@ -26,18 +40,25 @@ data_dir=data               # per-corpus manifests from local/data.sh
 manifest_dir=""             # curated train/valid/test CutSets; default ${data_dir}/manifests
 tokenizer_dir=""            # default ${data_dir}/tokenizer
 vocab_size=1000
-exp_tag=""                  # experiment name; default <recipe>_<objective>
+exp_tag=""                  # experiment name; default <recipe>_<objective>[_<scale>][_init-<init_tag>]
 exp_root=exp
 local_build_opts=""         # passed to local/build.sh, e.g. "--scale 0.5"
 local_data_opts=""          # passed to local/data.sh
 stew_opts=""                # passed to make_stew (curation), e.g. "--jobs 4 --source-cap audiosetcaps_youtube8m=1000000"
 train_args=""               # extra dotted overrides for training, e.g. "trainer.max_steps=100"
-nproc_per_node=1            # torchrun processes on this node
+# launcher settings (--nproc_per_node, --nnodes, --rdzv_endpoint, --max_restarts, --threads): the
+# recipe's cmd.sh sets them; the command line overrides it
+nproc_per_node=1
 nnodes=1
-rdzv_endpoint=""            # host:port of the c10d rendezvous for multi-node runs
-max_restarts=0              # torchrun restarts after a failed worker; restarted workers resume
-threads=0                   # torch CPU threads per process (0: torch default)
+rdzv_endpoint=""
+max_restarts=0
+threads=0
+if [ -f cmd.sh ]; then
+    # shellcheck disable=SC1091
+    . ./cmd.sh
+fi
 force=false                 # rerun stages even when their .done marker exists
+sweep_plan=""               # a sweep plan (conf/sweep_*.yaml): stage 7 runs it instead of stages 4-6
 
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [options]; see the header of $0 for stages and options."
@@ -55,7 +76,15 @@ export DATA_DIR="${data_dir}"
 manifest_dir="${manifest_dir:-${data_dir}/manifests}"
 tokenizer_dir="${tokenizer_dir:-${data_dir}/tokenizer}"
 train_config="${train_config:-conf/train_${objective}.yaml}"
-exp_tag="${exp_tag:-${recipe}_${objective}}"
+scale_dir="${scale_dir:-${data_dir}/scales}"
+if [ "${init}" != scratch ] && [ -z "${init_tag}" ]; then
+    # exp/<name>/checkpoints/best -> <name>; anything else: its own folder name
+    case "${init}" in
+        */checkpoints/*) init_tag="$(basename "$(dirname "$(dirname "${init}")")")" ;;
+        *) init_tag="$(basename "${init}")" ;;
+    esac
+fi
+exp_tag="${exp_tag:-${recipe}_${objective}${scale:+_${scale}}${init_tag:+_init-${init_tag}}}"
 exp_dir="${exp_root}/${exp_tag}"
 eval_model="${eval_model:-${exp_dir}/checkpoints/best}"
 eval_dir="${eval_dir:-${exp_dir}}"
@@ -145,7 +174,32 @@ if [ "${#tokenizer_model_arg[@]}" -gt 0 ] && run_stage 3 tokenizer "${data_dir}"
     mark_done 3 "${data_dir}" tokenizer
 fi
 
-if run_stage 4 train "${exp_dir}"; then
+single=true
+if [ -n "${sweep_plan}" ]; then
+    single=false
+    [ -f "${sweep_plan}" ] || { echo "$0: --sweep_plan ${sweep_plan}: not found" >&2; exit 2; }
+    if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 4 ]; then
+        log "stages 4-6: the sweep (stage 7) trains and evaluates each run of ${sweep_plan}"
+    fi
+fi
+
+if "${single}" && run_stage 4 train "${exp_dir}"; then
+    if [ -z "${train_cuts}" ] && [ -n "${scale}" ]; then
+        train_cuts="${scale_dir}/${scale}/cuts_train.jsonl.gz"
+        if [ ! -f "${train_cuts}" ] || [ "${force}" = true ]; then
+            # a scale's subset does not depend on which other scales exist: made when first used
+            log "stage 4: the ${scale} subset of ${manifest_dir}/cuts_train.jsonl.gz (${scales_config})"
+            python -m audiotext.bin.make_subsets --cuts "${manifest_dir}/cuts_train.jsonl.gz" \
+                --scales "${scales_config}" --only "${scale}" --out-dir "${scale_dir}"
+        fi
+    fi
+    train_cuts="${train_cuts:-${manifest_dir}/cuts_train.jsonl.gz}"
+    valid_cuts="${valid_cuts:-${manifest_dir}/cuts_valid.jsonl.gz}"
+    init_args=()
+    if [ "${init}" != scratch ]; then
+        [ -e "${init}" ] || { echo "$0: --init ${init}: no such checkpoint (give scratch or a checkpoint folder)" >&2; exit 2; }
+        init_args=("init_from.checkpoint=${init}" "init_from.modules=[${init_modules}]")
+    fi
     launcher=(torchrun --nproc_per_node "${nproc_per_node}" --nnodes "${nnodes}" --max-restarts "${max_restarts}")
     if [ "${nnodes}" -gt 1 ]; then
         launcher+=(--rdzv_backend c10d --rdzv_endpoint "${rdzv_endpoint}")
@@ -159,22 +213,31 @@ if run_stage 4 train "${exp_dir}"; then
     [ -f "${manifest_dir}/feature_stats.json" ] && stats_arg=("data.feature_stats=${manifest_dir}/feature_stats.json")
     # shellcheck disable=SC2086
     "${launcher[@]}" -m audiotext.bin.train --config "${train_config}" --exp-dir "${exp_dir}" \
-        --threads "${threads}" "${resume[@]}" "${tokenizer_model_arg[@]}" "${stats_arg[@]}" \
-        "data.train_cuts=${manifest_dir}/cuts_train.jsonl.gz" \
-        "data.valid_cuts=${manifest_dir}/cuts_valid.jsonl.gz" \
+        --threads "${threads}" "${resume[@]}" "${tokenizer_model_arg[@]}" "${stats_arg[@]}" "${init_args[@]}" \
+        "data.train_cuts=${train_cuts}" "data.valid_cuts=${valid_cuts}" \
         ${train_args} 2>&1 | tee "${exp_dir}/logs/train.log"
     mark_done 4 "${exp_dir}" train
 fi
 
-if run_stage 5 evaluate "${eval_dir}"; then
+if "${single}" && run_stage 5 evaluate "${eval_dir}"; then
     python -m audiotext.bin.evaluate --model-dir "${eval_model}" --cuts-dir "${manifest_dir}" \
         --eval-config "${eval_config}" --out "${eval_dir}/results.json" --threads "${threads}" \
         2>&1 | tee "${eval_dir}/evaluate.log"
     mark_done 5 "${eval_dir}" evaluate
 fi
 
-if run_stage 6 report "${eval_dir}"; then
+if "${single}" && run_stage 6 report "${eval_dir}"; then
     python -m audiotext.bin.report "${eval_dir}/results.json" --markdown "${eval_dir}/report" \
         | tee "${eval_dir}/report.txt"
 fi
-log "finished stages ${stage}..${stop_stage} of ${exp_dir}"
+
+# no done-marker: the sweep skips its finished runs itself, and a rerun rebuilds the table
+if [ -n "${sweep_plan}" ] && [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+    log "stage 7: sweep ${sweep_plan}"
+    python -m audiotext.bin.sweep --plan "${sweep_plan}"
+fi
+if "${single}"; then
+    log "finished stages ${stage}..${stop_stage} of ${exp_dir}"
+else
+    log "finished stages ${stage}..${stop_stage} with sweep ${sweep_plan}"
+fi

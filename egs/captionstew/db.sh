@@ -41,6 +41,12 @@ AUTO_ACD_AUDIO="${AUTO_ACD_AUDIO:-}"
 SPEECHCRAFT="${SPEECHCRAFT:-}"
 SPEECHCRAFT_AUDIO="${SPEECHCRAFT_AUDIO:-}"
 SPEECHCRAFT_SUBSETS="${SPEECHCRAFT_SUBSETS:-}"
+# AudioSet, for the supervised initialisation (local/train_tagger.sh; not part of the caption stew):
+# Google's balanced_train_segments.csv, unbalanced_train_segments.csv, eval_segments.csv and
+# class_labels_indices.csv in AUDIOSET, the clips in AUDIOSET_AUDIO; empty: CaptionStew-mini's copy
+AUDIOSET="${AUDIOSET:-}"
+AUDIOSET_AUDIO="${AUDIOSET_AUDIO:-}"
+AUDIOSET_SUBSETS="${AUDIOSET_SUBSETS:-}"  # balanced_train,unbalanced_train,eval (default: all)
 # manifests made by the published CaptionStew data-prep scripts (a folder of <source>.jsonl.gz)
 CAPTIONSTEW_MANIFEST="${CAPTIONSTEW_MANIFEST:-}"
 CAPTIONSTEW_MANIFEST_AUDIO="${CAPTIONSTEW_MANIFEST_AUDIO:-}"
