@@ -49,8 +49,10 @@ def export_shar(cuts: str, out_dir: str, audio: str = "original", shard_size: in
                 jobs: int = 1) -> Dict[str, Any]:
     """Write the cuts of manifest ``cuts`` with their audio as a Shar directory ``out_dir``.
 
-    ``audio``: ``original`` (lhotse decodes each cut and encodes it again in its file's own format,
-    e.g. a 16-bit WAV as 16-bit WAV: lossless for PCM files), ``flac`` or ``wav`` (re-encoded, 16-bit).
+    ``audio``: ``original`` (lhotse 1.33 does not copy the file's bytes: it decodes each cut and
+    encodes it again in its file's own format, as 16-bit PCM, so a 16-bit WAV or FLAC comes back
+    sample for sample, while 24-bit or float files lose what lies below 16 bits), ``flac`` or ``wav``
+    (re-encoded as 16-bit PCM: equally lossless for 16-bit sources; FLAC is about 3-7x smaller).
     ``shard_size``: cuts per shard; ``jobs``: processes writing shards. Features are not stored.
     A cut whose audio cannot be read is skipped (lhotse's ``fault_tolerant``), counted and logged.
     ``out_dir`` is created; returns what is written to its ``shar_info.json``: shards, cuts, hours,
