@@ -310,3 +310,43 @@ def test_a_restored_shar_stream_repeats_the_uninterrupted_one(data, tmp_path):
     as_manifest = make_stream(manifest_sources, dataset, conf, seed=5, train=True, world_size=2, rank=1)
     with pytest.raises(ValueError, match="another data order: sources changed"):
         as_manifest.restore(state)
+
+
+def test_training_on_shar_resumes_bitwise_equal(data, tmp_path, monkeypatch):
+    """A run on a Shar source whose save at step 4 dies (after the weights were written: a full
+    disk) resumes from step 2 and ends with the weights of the uninterrupted run, bit for bit."""
+    from safetensors.torch import load_file
+
+    from audiotext.bin import train as train_cli
+    from audiotext.train import trainer as trainer_module
+
+    _, _, _, shar = data
+    config = tmp_path / "exp.yaml"
+    config.write_text(  # dropout and SpecAugment on: the per-step and per-batch seeds keep the runs equal
+        "tokenizer: byte\n"
+        "encoder_conf: {d_model: 32, num_layers: 1, num_heads: 2, d_ff: 64, subsampling_channels: 8, dropout: 0.1}\n"
+        "text_encoder_conf: {d_model: 32, num_layers: 1, num_heads: 2, d_ff: 64, dropout: 0.1}\n"
+        "objective_conf: {embed_dim: 16}\n"
+        f"data: {{sources: [{{name: a, shar: {shar}}}], max_duration: 5, num_buckets: 2, num_workers: 0, "
+        "feature_stats_clips: 8}\n"
+        "trainer: {max_steps: 6, save_interval: 2, log_interval: 1, progress_bar: false}\n")
+    whole, crashed = tmp_path / "whole", tmp_path / "crashed"
+    assert train_cli.main(["--config", str(config), "--exp-dir", str(whole)]) == 0
+    real_write_weights = trainer_module.write_weights
+
+    def failing_write_weights(path, state):
+        real_write_weights(path, state)
+        if path.parent.name == "step-00000004.tmp":
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trainer_module, "write_weights", failing_write_weights)
+    with pytest.raises(OSError, match="No space left"):
+        train_cli.main(["--config", str(config), "--exp-dir", str(crashed)])
+    monkeypatch.undo()
+    assert (crashed / "checkpoints" / "LATEST").read_text().strip() == "step-00000002"
+    assert train_cli.main(["--config", str(config), "--exp-dir", str(crashed), "--resume"]) == 0
+    final = [load_file(str(exp / "checkpoints" / "step-00000006" / "model.safetensors")) for exp in (whole, crashed)]
+    assert final[0].keys() == final[1].keys()
+    assert [k for k in final[0] if not torch.equal(final[0][k], final[1][k])] == []
+    state = torch.load(crashed / "checkpoints" / "step-00000006" / "rank_state.0.pt", weights_only=True)
+    assert state["data"]["order"]["sources"] == [["a", 1.0, 24, "shar", 6]]

@@ -480,7 +480,8 @@ class DataStream:
             log.debug("epoch %d order: %d batches in %.2f s", epoch, len(batches), time.time() - started)
             if dropped and epoch not in self._dropped:
                 log.info("epoch %d: %d cuts are in no rank's batch (incomplete batches of the buckets%s)", epoch,
-                         dropped, ", and batches past the rank with the fewest" if self.sources.has_shar else "")
+                         dropped, ", and batches past the rank with the fewest"
+                         if self.sources.has_shar and self.world_size > 1 else "")
             self._dropped[epoch] = dropped
         return self._plan[1]
 
