@@ -350,3 +350,17 @@ def test_training_on_shar_resumes_bitwise_equal(data, tmp_path, monkeypatch):
     assert [k for k in final[0] if not torch.equal(final[0][k], final[1][k])] == []
     state = torch.load(crashed / "checkpoints" / "step-00000006" / "rank_state.0.pt", weights_only=True)
     assert state["data"]["order"]["sources"] == [["a", 1.0, 24, "shar", 6]]
+
+
+def test_corrupt_audio_in_a_shar_tar_is_skipped_and_counted(data, tmp_path):
+    _, _, _, shar = data
+    broken = _copy(shar, tmp_path / "broken")
+    index = index_shar("s", str(broken), tmp_path / "i")
+    with open(index.tars[0], "r+b") as f:  # row 1's audio bytes become garbage of the same size
+        f.seek(int(index.audio_offsets[1]))
+        f.write(b"\x07" * int(index.audio_sizes[1]))
+    conf = DataConfig(num_workers=0, specaug=SpecAugmentConfig(enabled=False))
+    batch = AudioCaptionDataset(ByteTokenizer(), conf).make_batch([index.cut(0), index.cut(1), index.cut(2)])
+    assert batch.cut_ids == ["a-0000-0", "a-0002-2"]
+    assert batch.skipped == [("a-0001-1", "unreadable")]
+    assert batch.features.shape[0] == 2
