@@ -20,6 +20,11 @@ The order of an epoch is a pure function of ``(seed, epoch, rank, world size)``:
 So the data position is just ``(epoch, batches consumed)``: restoring it recomputes the epoch's
 order (about a second for a million cuts) and starts at that batch, reading no cut before it
 (lhotse's samplers restore by replaying the epoch up to the position instead).
+
+A source may instead be a Lhotse Shar directory (``{name, shar, weight}``; indexed by
+:mod:`audiotext.data.shar`). Then each rank reads its own shards (:func:`sharded_epoch_plan`):
+the shards are shuffled per epoch and dealt to the ranks by hours, manifest sources are split by
+row, and each rank mixes and packs its share as above; all ranks stop at the shortest rank's count.
 """
 from __future__ import annotations
 
