@@ -57,8 +57,8 @@ log = logging.getLogger(__name__)
 class SourceConfig:
     name: str = ""
     cuts: str = ""  # Lhotse cut manifest (.jsonl or .jsonl.gz)
-    shar: str = ""  # or a Lhotse Shar directory (python -m audiotext.bin.export_shar)
     weight: float = 1.0  # multiplies the source's hours in the mixing weight
+    shar: str = ""  # instead of cuts: a Lhotse Shar directory (python -m audiotext.bin.export_shar)
 
 
 class ManifestIndex:
