@@ -10,6 +10,7 @@ The table of what each entry point does with each kind of bad input is in docs/a
 """
 from __future__ import annotations
 
+import io
 import logging
 import os
 import struct
@@ -205,7 +206,8 @@ def _read_with_lhotse(cut) -> np.ndarray:
 
 
 def _read_plain_file(cut) -> Optional[np.ndarray]:
-    """Read a cut of a single-file, untransformed mono recording straight with soundfile.
+    """Read a cut of a single-file (or in-memory: a Shar tar's member), untransformed mono recording
+    straight with soundfile.
 
     lhotse's general loader probes backends on every call; for the common case of
     one WAV/FLAC file per recording this direct read is markedly cheaper.
@@ -213,24 +215,29 @@ def _read_plain_file(cut) -> Optional[np.ndarray]:
     """
     recording = getattr(cut, "recording", None)
     if (type(cut).__name__ != "MonoCut" or recording is None or len(recording.sources) != 1
-            or recording.sources[0].type != "file" or recording.transforms or recording.num_channels != 1):
+            or recording.sources[0].type not in ("file", "memory") or recording.transforms
+            or recording.num_channels != 1):
         return None
-    path = recording.sources[0].source
+    path = name = recording.sources[0].source
+    if recording.sources[0].type == "memory":
+        if not isinstance(path, (bytes, bytearray)):
+            return None
+        path, name = io.BytesIO(path), f"in-memory audio of cut {cut.id}"
     try:
         f = sf.SoundFile(path)
     except Exception as err:  # missing file, not an audio file, unsupported format
-        raise UnusableAudio("unreadable", f"{path}: {err}") from None
+        raise UnusableAudio("unreadable", f"{name}: {err}") from None
     with f:
         if f.samplerate != recording.sampling_rate:
-            raise UnusableAudio("wrong_rate", f"{path}: {f.samplerate} Hz, manifest says {recording.sampling_rate}")
+            raise UnusableAudio("wrong_rate", f"{name}: {f.samplerate} Hz, manifest says {recording.sampling_rate}")
         if f.frames == 0:
-            raise UnusableAudio("empty", path)
+            raise UnusableAudio("empty", name)
         start = int(round(cut.start * f.samplerate))
         if start >= f.frames:
-            raise UnusableAudio("truncated", f"{path}: {f.frames} samples, cut starts at {start}")
+            raise UnusableAudio("truncated", f"{name}: {f.frames} samples, cut starts at {start}")
         try:
             f.seek(start)
             data = f.read(frames=cut.num_samples, dtype="float32", always_2d=True)
         except Exception as err:
-            raise UnusableAudio("unreadable", f"{path}: {err}") from None
+            raise UnusableAudio("unreadable", f"{name}: {err}") from None
     return data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)

@@ -235,7 +235,8 @@ def tokenize(tokenizer, captions: List[str], max_tokens: int) -> Tuple[torch.Ten
 
 def _audio_path(cut) -> str:
     try:
-        return ",".join(str(s.source) for s in cut.recording.sources)
+        return ",".join("audio in memory (a Shar tar's)" if s.type == "memory" else str(s.source)
+                        for s in cut.recording.sources)
     except Exception:
         return "?"
 

@@ -20,6 +20,11 @@ The order of an epoch is a pure function of ``(seed, epoch, rank, world size)``:
 So the data position is just ``(epoch, batches consumed)``: restoring it recomputes the epoch's
 order (about a second for a million cuts) and starts at that batch, reading no cut before it
 (lhotse's samplers restore by replaying the epoch up to the position instead).
+
+A source may instead be a Lhotse Shar directory (``{name, shar, weight}``; indexed by
+:mod:`audiotext.data.shar`). Then each rank reads its own shards (:func:`sharded_epoch_plan`):
+the shards are shuffled per epoch and dealt to the ranks by hours, manifest sources are split by
+row, and each rank mixes and packs its share as above; all ranks stop at the shortest rank's count.
 """
 from __future__ import annotations
 
@@ -53,6 +58,7 @@ class SourceConfig:
     name: str = ""
     cuts: str = ""  # Lhotse cut manifest (.jsonl or .jsonl.gz)
     weight: float = 1.0  # multiplies the source's hours in the mixing weight
+    shar: str = ""  # instead of cuts: a Lhotse Shar directory (python -m audiotext.bin.export_shar)
 
 
 class ManifestIndex:
@@ -110,6 +116,8 @@ def index_manifest(name: str, manifest: str, cache_dir: Path) -> ManifestIndex:
     """
     path = Path(manifest)
     if path.is_dir():
+        if (path / "cuts.000000.jsonl.gz").is_file():
+            raise ValueError(f"data source {name!r}: {manifest} is a Shar directory; give it as shar: {manifest}")
         raise ValueError(f"data source {name!r}: {manifest} is a directory; give the cut manifest file "
                          "(e.g. cuts_train.jsonl.gz)")
     if not path.is_file():
@@ -164,8 +172,14 @@ def index_manifest(name: str, manifest: str, cache_dir: Path) -> ManifestIndex:
                          str(manifest))
 
 
+def is_shar(index) -> bool:
+    """Whether ``index`` is a Shar directory's (:class:`audiotext.data.shar.SharIndex`)."""
+    return getattr(index, "kind", "manifest") == "shar"
+
+
 class SourceSet:
-    """The indexed sources of a run, addressed by a global row (sources one after another)."""
+    """The indexed sources of a run (:class:`ManifestIndex` or :class:`audiotext.data.shar.SharIndex`),
+    addressed by a global row (sources one after another)."""
 
     def __init__(self, indexes: Sequence[ManifestIndex], weights: Sequence[float]):
         self.indexes = list(indexes)
@@ -180,6 +194,10 @@ class SourceSet:
         s = int(np.searchsorted(self.starts, row, side="right") - 1)
         return self.indexes[s].cut(int(row - self.starts[s]))
 
+    @property
+    def has_shar(self) -> bool:
+        return any(is_shar(i) for i in self.indexes)
+
     def mixing_weights(self) -> np.ndarray:
         """Hours × configured weight per source (what the interleaving draws with)."""
         return np.array([i.hours * w for i, w in zip(self.indexes, self.weights)], dtype=np.float64)
@@ -190,8 +208,10 @@ def open_sources(sources: Sequence[SourceConfig], cache_dir: Path) -> SourceSet:
     seen = set()
     for i, src in enumerate(sources):
         where = f"data.sources[{i}]"
-        if not src.name or not src.cuts:
-            raise ValueError(f"{where}: a source needs a name and a cuts manifest, got {src}")
+        if not src.name or not (src.cuts or src.shar):
+            raise ValueError(f"{where}: a source needs a name and a cuts manifest or a shar directory, got {src}")
+        if src.cuts and src.shar:
+            raise ValueError(f"{where} ({src.name}): give cuts (a manifest) or shar (a Shar directory), not both")
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", src.name):
             raise ValueError(f"{where}: source name {src.name!r} may hold only letters, digits, '_', '.' and '-'")
         if src.name in seen:
@@ -199,7 +219,10 @@ def open_sources(sources: Sequence[SourceConfig], cache_dir: Path) -> SourceSet:
         seen.add(src.name)
         if not src.weight > 0:
             raise ValueError(f"{where} ({src.name}): weight must be > 0, got {src.weight}")
-    indexes = [index_manifest(src.name, src.cuts, cache_dir) for src in sources]
+    from audiotext.data.shar import index_shar
+
+    indexes = [index_shar(src.name, src.shar, cache_dir) if src.shar else index_manifest(src.name, src.cuts, cache_dir)
+               for src in sources]
     return SourceSet(indexes, [s.weight for s in sources])
 
 
@@ -259,23 +282,127 @@ def pack(order: np.ndarray, durations: np.ndarray, conf: PackingConfig, drop_las
     return batches
 
 
+# streams of the seeded generators of the per-rank plan (apart from a manifest source's shuffle,
+# which is the one of the single plan: default_rng([seed, epoch, source]))
+_SHARD_ORDER, _CUT_ORDER, _MIX = 1, 2, 3
+
+
+def check_shards(sources: SourceSet, world_size: int) -> None:
+    """ValueError when a Shar source has fewer shards holding cuts than there are ranks."""
+    for index in sources.indexes:
+        if is_shar(index):
+            shards = int((np.diff(index.shard_starts) > 0).sum())
+            if shards < world_size:
+                raise ValueError(f"data source {index.name!r} ({index.manifest}) has {shards} shards for world size "
+                                 f"{world_size}: every rank reads its own shards; re-export it with a smaller "
+                                 "--shard-size")
+
+
+def rank_shares(sources: SourceSet, keep: np.ndarray, seed: int, epoch: int,
+                world_size: int) -> List[List[np.ndarray]]:
+    """``shares[r][s]``: the global rows of source ``s`` that rank ``r`` reads in ``epoch``, in order.
+
+    A Shar source: its shards (those holding cuts) in a seeded shuffled order, each given to the
+    rank with the fewest hours (of kept cuts) so far, ties to the lowest rank; a rank reads its
+    shards in that order, the cuts of each shard shuffled (seeded per shard). A manifest source:
+    shuffled as in :func:`interleave`, rank ``r`` taking rows ``r, r + W, ...`` of that order.
+    """
+    shares: List[List[np.ndarray]] = [[] for _ in range(world_size)]
+    for s, index in enumerate(sources.indexes):
+        start = int(sources.starts[s])
+        if not is_shar(index):
+            local = np.flatnonzero(keep[start:start + len(index)]) + start
+            shuffled = local[np.random.default_rng([seed, epoch, s]).permutation(len(local))]
+            for r in range(world_size):
+                shares[r].append(shuffled[r::world_size])
+            continue
+        bounds = index.shard_starts
+        shards = np.flatnonzero(np.diff(bounds) > 0)
+        shards = shards[np.random.default_rng([seed, epoch, s, _SHARD_ORDER]).permutation(len(shards))]
+        hours = np.zeros(world_size)
+        taken: List[List[np.ndarray]] = [[] for _ in range(world_size)]
+        for k in shards.tolist():
+            rows = np.flatnonzero(keep[start + bounds[k]:start + bounds[k + 1]]) + start + int(bounds[k])
+            rows = rows[np.random.default_rng([seed, epoch, s, _CUT_ORDER, k]).permutation(len(rows))]
+            r = int(np.argmin(hours))  # the first of the least loaded
+            taken[r].append(rows)
+            hours[r] += sources.durations[rows].sum() / 3600.0
+        for r in range(world_size):
+            shares[r].append(np.concatenate(taken[r]) if taken[r] else np.zeros(0, dtype=np.int64))
+    return shares
+
+
+def mix(share: Sequence[np.ndarray], weights: np.ndarray, seed: int, epoch: int, rank: int) -> np.ndarray:
+    """One rank's rows of all sources (``share[s]``, each in reading order) interleaved as
+    :func:`interleave` does: a race of Poisson processes of rates ``weights`` (seeded per rank)."""
+    rows, times = [], []
+    for s, local in enumerate(share):
+        if len(local) == 0 or weights[s] <= 0:
+            continue
+        rng = np.random.default_rng([seed, epoch, s, _MIX, rank])
+        rows.append(local)
+        times.append(np.cumsum(rng.exponential(1.0 / weights[s], size=len(local))))
+    if not rows:
+        return np.zeros(0, dtype=np.int64)
+    rows_all, times_all = np.concatenate(rows), np.concatenate(times)
+    return rows_all[np.argsort(times_all, kind="stable")]
+
+
+@dataclass
+class EpochPlan:
+    """The training batches of one epoch on every rank (``batches[r]``: rank ``r``'s, all of one
+    length) and ``dropped[r]``: the cuts of rank ``r``'s share in none of them (incomplete batches
+    of its buckets, and the batches past the shortest rank's count)."""
+
+    batches: List[List[np.ndarray]]
+    dropped: List[int]
+
+
+def sharded_epoch_plan(sources: SourceSet, conf: PackingConfig, seed: int, epoch: int,
+                       world_size: int) -> EpochPlan:
+    """Each rank on its own shards: per rank, :func:`rank_shares` interleaved by :func:`mix` and
+    packed by :func:`pack`; every rank computes every rank's batches and all keep the shortest count.
+    ValueError when a Shar source has fewer shards than ranks."""
+    check_shards(sources, world_size)
+    keep = sources.durations <= conf.max_clip_duration
+    weights = sources.mixing_weights()
+    shares = rank_shares(sources, keep, seed, epoch, world_size)
+    packed = [pack(mix(shares[r], weights, seed, epoch, r), sources.durations, conf, drop_last=True)
+              for r in range(world_size)]
+    steps = min(len(b) for b in packed)
+    dropped = [sum(len(x) for x in shares[r]) - sum(len(b) for b in packed[r][:steps]) for r in range(world_size)]
+    return EpochPlan([b[:steps] for b in packed], dropped)
+
+
 def epoch_batches(sources: SourceSet, conf: PackingConfig, seed: int, epoch: int, train: bool,
                   world_size: int = 1, rank: int = 0) -> List[np.ndarray]:
     """This rank's batches (arrays of global rows) of ``epoch``.
 
     Training: shuffled, mixed, bucketed; incomplete batches dropped; every rank gets
-    ``len(all batches) // world_size``. Evaluation: manifest order, no buckets, nothing dropped;
-    ranks get ``ceil(len / world_size)`` entries, the missing ones empty (so ranks stay in step).
+    ``len(all batches) // world_size``. With a Shar source among the sources, each rank reads its
+    own shards instead (:func:`sharded_epoch_plan`). Evaluation: manifest order, no buckets,
+    nothing dropped; ranks get ``ceil(len / world_size)`` entries, the missing ones empty (so ranks
+    stay in step).
     """
+    return _epoch(sources, conf, seed, epoch, train, world_size, rank)[0]
+
+
+def _epoch(sources: SourceSet, conf: PackingConfig, seed: int, epoch: int, train: bool, world_size: int,
+           rank: int) -> Tuple[List[np.ndarray], int]:
+    """(this rank's batches, kept cuts of the epoch in no rank's batch)."""
     keep = sources.durations <= conf.max_clip_duration
+    if train and sources.has_shar:
+        plan = sharded_epoch_plan(sources, conf, seed, epoch, world_size)
+        return plan.batches[rank], sum(plan.dropped)
     order = interleave(sources, keep, seed, epoch, shuffle=train)
     batches = pack(order, sources.durations, conf, drop_last=train)
     if train:
         per_rank = len(batches) // world_size
-        return batches[rank: per_rank * world_size: world_size]
+        given = batches[:per_rank * world_size]
+        return batches[rank: per_rank * world_size: world_size], len(order) - sum(len(b) for b in given)
     per_rank = -(-len(batches) // world_size)
     mine = batches[rank::world_size]
-    return mine + [np.zeros(0, dtype=np.int64)] * (per_rank - len(mine))
+    return mine + [np.zeros(0, dtype=np.int64)] * (per_rank - len(mine)), 0
 
 
 # ---------------------------------------------------------------- the data state the trainer sees
@@ -337,6 +464,9 @@ class DataStream:
         self.epoch = 0
         self.position = 0
         self._plan: Tuple[int, Optional[List[np.ndarray]]] = (-1, None)
+        self._dropped: Dict[int, int] = {}
+        if train and sources.has_shar:
+            check_shards(sources, world_size)
         self.num_too_long = int((sources.durations > packing.max_clip_duration).sum())
         if self.num_too_long:
             log.warning("%d cuts longer than max_clip_duration %.1f s are never drawn", self.num_too_long,
@@ -349,10 +479,24 @@ class DataStream:
     def batches(self, epoch: int) -> List[np.ndarray]:
         if self._plan[0] != epoch:
             started = time.time()
-            self._plan = (epoch, epoch_batches(self.sources, self.packing, self.seed, epoch, self.train,
-                                               self.world_size, self.rank))
-            log.debug("epoch %d order: %d batches in %.2f s", epoch, len(self._plan[1]), time.time() - started)
+            batches, dropped = _epoch(self.sources, self.packing, self.seed, epoch, self.train, self.world_size,
+                                      self.rank)
+            self._plan = (epoch, batches)
+            log.debug("epoch %d order: %d batches in %.2f s", epoch, len(batches), time.time() - started)
+            if dropped and epoch not in self._dropped:
+                log.info("epoch %d: %d cuts are in no rank's batch (incomplete batches of the buckets%s)", epoch,
+                         dropped, ", and batches past the rank with the fewest"
+                         if self.sources.has_shar and self.world_size > 1 else "")
+            self._dropped[epoch] = dropped
         return self._plan[1]
+
+    def dropped_cuts(self, epoch: Optional[int] = None) -> int:
+        """Kept cuts (not too long) of ``epoch`` (default: the current one) that no rank is given:
+        those of incomplete batches, and, when ranks read their own Shar shards, those of the
+        batches a rank has beyond the rank with the fewest (summed over ranks)."""
+        epoch = self.epoch if epoch is None else epoch
+        self.batches(epoch)
+        return self._dropped[epoch]
 
     def num_batches(self, epoch: Optional[int] = None) -> int:
         return len(self.batches(self.epoch if epoch is None else epoch))
@@ -370,7 +514,8 @@ class DataStream:
         """What defines the data order: a position means nothing under other values."""
         return {"seed": self.seed, "max_duration": self.packing.max_duration, "num_buckets": self.packing.num_buckets,
                 "max_clip_duration": self.packing.max_clip_duration,
-                "sources": [[i.name, w, len(i)] for i, w in zip(self.sources.indexes, self.sources.weights)]}
+                "sources": [[i.name, w, len(i)] + (["shar", i.num_shards] if is_shar(i) else [])
+                            for i, w in zip(self.sources.indexes, self.sources.weights)]}
 
     def state(self) -> Dict[str, Any]:
         return {"epoch": self.epoch, "batches_consumed": self.position, "world_size": self.world_size,
