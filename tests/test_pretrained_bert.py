@@ -189,6 +189,19 @@ def test_cache_returns_the_full_forward_and_evicts_least_recent(tiny_dir):
         build(tiny_dir, freeze=False, cache_size=3)
 
 
+def test_eval_mode_encodes_missing_captions_together_and_keeps_them_out_of_the_cache(tiny_dir):
+    plain = build(tiny_dir)
+    cached = build(tiny_dir, cache_size=10)
+    cached(None, None, ["rain"])  # training mode: cached
+    cached.eval()
+    texts = ["a dog barks loudly", "rain", "cafe"]
+    want, want_lens = plain(None, None, texts)
+    got, got_lens = cached(None, None, texts)
+    assert got_lens.tolist() == want_lens.tolist()
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+    assert list(cached._cache) == ["rain"]  # validation never fills the training cache
+
+
 def test_fine_tune_gradients_flow(tiny_dir):
     enc = build(tiny_dir, freeze=False)
     enc.train()

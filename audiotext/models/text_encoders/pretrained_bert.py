@@ -527,10 +527,22 @@ class PretrainedBertTextEncoder(TextEncoder):
         least recently used out first) where not. A missing caption is encoded on its own, never
         beside batch mates (whose padding moves the last float bits), so a caption's states are the
         same whenever it is met: the cache's history cannot change a run, and a resumed run stays
-        bitwise equal to an uninterrupted one."""
+        bitwise equal to an uninterrupted one. In eval mode (validation, evaluation) the missing
+        captions are encoded together and not kept, so they never enter the training cache."""
         device = self.bert.embeddings.word.weight.device
         rows: List[Optional[torch.Tensor]] = [self._cache.get(text) for text in texts]
         missing = sorted({text for text, row in zip(texts, rows) if row is None})
+        if missing and not self.training:
+            ids, lengths = self.encode_texts(missing)
+            with torch.no_grad():
+                states = self.bert(ids, lengths).float().cpu()
+            fresh = {text: states[i, : int(lengths[i])] for i, text in enumerate(missing)}
+            rows = [row if row is not None else fresh[text] for text, row in zip(texts, rows)]
+            for text in texts:
+                if text in self._cache:
+                    self._cache.move_to_end(text)
+            lengths = torch.tensor([row.shape[0] for row in rows], dtype=torch.long)
+            return nn.utils.rnn.pad_sequence(rows, batch_first=True).to(device), lengths.to(device)
         for text in missing:
             ids, lengths = self.encode_texts([text])
             with torch.no_grad():
