@@ -98,3 +98,38 @@ def test_trainer_validate_reports_the_map_of_the_whole_set(tmp_path, monkeypatch
     assert calls == [{"scores": (4, 4), "targets": (4, 4)}]  # once, over all four clips
     assert summary["last_valid"]["mAP"] == pytest.approx(EXPECTED_MAP, abs=1e-6)
     assert set(summary["last_valid"]) == {"loss", "label_acc", "mAP"}
+
+
+def _gather_worker(rank, port, queue):
+    import torch.distributed as dist
+
+    from audiotext.train import distributed
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        rows = {0: 3, 1: 1}[rank]
+        local = torch.arange(rows * 2, dtype=torch.float32).reshape(rows, 2) + 100 * rank
+        empty = torch.zeros(0, 2) if rank == 0 else torch.ones(2, 2)
+        queue.put((rank, distributed.all_gather_rows(local).tolist(), distributed.all_gather_rows(empty).tolist()))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_all_gather_rows_pads_unequal_ranks_and_cuts_the_padding():
+    import multiprocessing as mp
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_gather_worker, args=(rank, port, queue)) for rank in (0, 1)]
+    for p in procs:
+        p.start()
+    results = sorted(queue.get(timeout=60) for _ in procs)
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    expected = [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [100.0, 101.0]]  # rank 0's three rows, then rank 1's one
+    assert results == [(0, expected, [[1.0, 1.0], [1.0, 1.0]]), (1, expected, [[1.0, 1.0], [1.0, 1.0]])]
