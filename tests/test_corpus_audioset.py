@@ -2,49 +2,19 @@
 labels (display names), the vocabulary file, unknown MIDs counted, the audio found by download names."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import soundfile as sf
 from lhotse import CutSet
 
 from audiotext.bin import prepare_corpus as cli
 from audiotext.data.corpora import prepare_corpus
 from audiotext.data.corpora.audioset import read_class_labels
 from audiotext.data.layout import LayoutError
-
-HEADER = ("# Segments csv created Sun Mar  5 10:54:31 2017\n"
-          "# num_ytids=3, num_segs=3, num_unique_labels=3, num_positive_labels=5\n"
-          "# YTID, start_seconds, end_seconds, positive_labels\n")
-CLASSES = ('index,mid,display_name\n0,/m/09x0r,"Speech"\n1,/m/05zppz,"Male speech, man speaking"\n'
-           '2,/m/04rlf,"Music"\n3,/m/0342h,"Guitar"\n')
-
-
-def _wav(path, seconds=1.0):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, np.zeros(int(seconds * 16000), dtype=np.float32), 16000, subtype="PCM_16")
-
-
-def make_audioset(root):
-    (root / "metadata").mkdir(parents=True)
-    (root / "metadata" / "class_labels_indices.csv").write_text(CLASSES)  # the PANNs layout
-    (root / "balanced_train_segments.csv").write_text(
-        HEADER + '--0w1YA1Hm4, 30.000, 40.000, "/m/09x0r,/m/05zppz"\n'
-                 '-0SdAVK79lg, 0.000, 10.000, "/m/04rlf,/m/0zzzzz"\n'  # one unknown MID
-                 'a_b-c_D-e_F, 20.000, 30.000, "/t/dd99999"\n')  # only an unknown MID: no label left
-    (root / "unbalanced_train_segments.csv").write_text(HEADER + '--aE2O5G5WE, 0.000, 10.000, "/m/0342h"\n')
-    (root / "eval_segments.csv").write_text(
-        HEADER + '-1nilez17Dg, 30.000, 40.000, "/m/04rlf,/m/0342h"\n'
-                 'YmAJAqzo-Y_, 5.000, 15.000, "/m/09x0r"\n')  # no audio downloaded
-    _wav(root / "audios" / "balanced_train_segments" / "Y--0w1YA1Hm4_30.000_40.000.wav")
-    _wav(root / "audios" / "balanced_train_segments" / "Y-0SdAVK79lg.wav")  # the PANNs name
-    _wav(root / "audios" / "balanced_train_segments" / "Ya_b-c_D-e_F_20.000_30.000.wav")
-    _wav(root / "audios" / "unbalanced" / "--aE2O5G5WE_0.wav")
-    _wav(root / "audios" / "eval_segments" / "-1nilez17Dg_30.000_40.000.wav")
-    return root
-
+from tests.corpus_fixtures.audioset import HEADER
+from tests.corpus_fixtures.audioset import build as make_audioset
 
 def test_prepare_audioset_labels_origin_and_vocabulary(tmp_path, caplog):
-    corpus = make_audioset(tmp_path / "AudioSet")
+    corpus = tmp_path / "AudioSet"
+    make_audioset(corpus)
     summary = prepare_corpus("audioset", corpus, tmp_path / "out", subsets=["all"])
     assert (tmp_path / "out" / "labels.txt").read_text() == "Speech\nMale speech, man speaking\nMusic\nGuitar\n"
     assert summary["extra_files"] == [str(tmp_path / "out" / "labels.txt")]
@@ -52,14 +22,14 @@ def test_prepare_audioset_labels_origin_and_vocabulary(tmp_path, caplog):
     assert "/m/0zzzzz" in caplog.text and "balanced_train_segments.csv:5" in caplog.text
     train = {c.id: c for c in CutSet.from_file(tmp_path / "out" / "cuts_train.jsonl.gz")}
     test = {c.id: c for c in CutSet.from_file(tmp_path / "out" / "cuts_test.jsonl.gz")}
-    assert sorted(train) == ["audioset_--0w1YA1Hm4_30000", "audioset_--aE2O5G5WE_0", "audioset_-0SdAVK79lg_0"]
+    assert sorted(train) == ["audioset_--0w1YA1Hm4_30000", "audioset_--aE2O5G5WE_0", "audioset_MuSiCsHaRe1_0"]
     assert sorted(test) == ["audioset_-1nilez17Dg_30000"]
     cut = train["audioset_--0w1YA1Hm4_30000"]
     assert cut.custom == {"origin_id": "yt:--0w1YA1Hm4:30000", "audioset_subset": "balanced_train"}
     [sup] = cut.supervisions
     assert sup.custom == {"caption": "Speech, Male speech, man speaking", "style": "tags", "domain": "sound",
                           "source": "audioset", "derived": True, "labels": ["Speech", "Male speech, man speaking"]}
-    assert train["audioset_-0SdAVK79lg_0"].supervisions[0].custom["labels"] == ["Music"]
+    assert train["audioset_MuSiCsHaRe1_0"].supervisions[0].custom["labels"] == ["Music"]
     assert train["audioset_--aE2O5G5WE_0"].custom["audioset_subset"] == "unbalanced_train"
     assert test["audioset_-1nilez17Dg_30000"].supervisions[0].custom["labels"] == ["Music", "Guitar"]
     assert summary["splits"]["train"]["clips"] == 4 and summary["splits"]["train"]["clips_without_caption"] == 1
@@ -73,7 +43,8 @@ def test_prepare_audioset_labels_origin_and_vocabulary(tmp_path, caplog):
 def test_tagging_task_reads_the_prepared_labels(tmp_path):
     from audiotext.experiment import build_task, resolve
 
-    corpus = make_audioset(tmp_path / "AudioSet")
+    corpus = tmp_path / "AudioSet"
+    make_audioset(corpus)
     prepare_corpus("audioset", corpus, tmp_path / "out", subsets=["all"])
     exp = resolve({"task": "tagging", "task_conf": {"label_file": str(tmp_path / "out" / "labels.txt")},
                    "tokenizer": "byte", "encoder_conf": {"d_model": 16, "num_layers": 1, "num_heads": 2, "d_ff": 32,
@@ -83,11 +54,12 @@ def test_tagging_task_reads_the_prepared_labels(tmp_path):
     batch = task.build_dataset(exp.data, train=False).make_batch(cuts)
     rows = {cid: row.tolist() for cid, row in zip(batch.cut_ids, batch.labels)}
     assert rows == {"audioset_--0w1YA1Hm4_30000": [1.0, 1.0, 0.0, 0.0], "audioset_--aE2O5G5WE_0": [0.0, 0.0, 0.0, 1.0],
-                    "audioset_-0SdAVK79lg_0": [0.0, 0.0, 1.0, 0.0]}
+                    "audioset_MuSiCsHaRe1_0": [0.0, 0.0, 1.0, 0.0]}
 
 
 def test_bad_files_are_named(tmp_path, capsys):
-    corpus = make_audioset(tmp_path / "AudioSet")
+    corpus = tmp_path / "AudioSet"
+    make_audioset(corpus)
     bad = tmp_path / "bad.csv"
     bad.write_text('index,mid,display_name\n0,/m/09x0r,"Speech"\n2,/m/04rlf,"Music"\n')
     with pytest.raises(LayoutError, match=r"bad\.csv:3: index 2, expected 1"):
