@@ -18,7 +18,8 @@ class Task(nn.Module):
       targets (captions, labels, ...);
     * ``prepare(feature_stats)`` once before the first step of a new run (the
       :mod:`audiotext.data.feature_stats` dict): default, copy it into the ``feature_mean`` /
-      ``feature_std`` buffers where the task has them;
+      ``feature_std`` buffers where the task has them; the experiment's ``init_from``
+      (:mod:`audiotext.train.init`) is applied right after it, so listed buffers replace these;
     * ``forward(batch) -> (loss, report)``: a 0-d loss and a dict of floats / 0-d tensors to log;
     * ``loss_weight(batch)``: how many units the loss averages over (default: clips), so
       accumulated micro-batches weigh as one large batch;
