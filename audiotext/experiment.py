@@ -7,6 +7,7 @@ from typing import Any, Dict, Optional, Sequence
 
 from audiotext.config import ConfigError, apply_overrides, dataclass_from_dict, dump_yaml, load_yaml, to_plain
 from audiotext.data.dataset import DataConfig
+from audiotext.train.init import InitFromConfig
 from audiotext.train.trainer import TrainerConfig
 
 # component key -> registry attribute path, resolved lazily to keep imports light
@@ -39,6 +40,8 @@ class ExperimentConfig:
     scheduler_conf: Dict[str, Any] = field(default_factory=dict)
     data: DataConfig = field(default_factory=DataConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    # weights of a few modules loaded from another run before a new run's first step (audiotext/train/init.py)
+    init_from: InitFromConfig = field(default_factory=InitFromConfig)
 
 
 def registry_of(component: str):

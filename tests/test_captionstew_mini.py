@@ -88,6 +88,41 @@ def test_captions_in_each_corpus_style(mini):
 
 
 @needs_tools
+def test_audioset_files_label_the_youtube_clips_and_keep_stew_evaluation_clips_out_of_train(mini):
+    from audiotext.data.captionstew_mini.layouts import AUDIOSET_CLASSES
+
+    out, summary, prepared = mini
+    prepared_dir = out / "prepared" / "audioset"
+    vocabulary = (prepared_dir / "labels.txt").read_text().splitlines()
+    assert vocabulary == [name for _, name in AUDIOSET_CLASSES] and len(vocabulary) == 47
+    assert vocabulary[:3] == ["Speech", "Male speech, man speaking", "Female speech, woman speaking"]
+    assert prepared["audioset"]["notes"] == {}  # every MID of the segment lists is in the vocabulary
+    train = CutSet.from_file(prepared_dir / "cuts_train.jsonl.gz")
+    test = CutSet.from_file(prepared_dir / "cuts_test.jsonl.gz")
+    labels = {c.custom[ORIGIN_ID]: c.supervisions[0].custom["labels"] for c in list(train) + list(test)}
+    assert all(labels.values()) and all(set(v) <= set(vocabulary) for v in labels.values())
+    seen = {x for v in labels.values() for x in v}
+    assert {"Speech", "Music", "Musical instrument", "Video game music"} <= seen and len(seen) > 20
+    # the labels come from the generator: a MusicCaps clip's instrument, an AudioCaps scene's events
+    by_origin = {}
+    for name in ("audiocaps", "musiccaps"):
+        for split in ("train", "valid", "test"):
+            path = out / "prepared" / name / f"cuts_{split}.jsonl.gz"
+            if path.is_file():
+                by_origin.update({c.custom[ORIGIN_ID]: (name, split, c.supervisions) for c in CutSet.from_file(path)})
+    violin = [o for o, (name, _, sups) in by_origin.items() if name == "musiccaps" and o in labels
+              and any("violin" == t.strip() for s in sups for t in s.custom["caption"].split(",")
+                      if s.custom["style"] == "tags")]
+    assert violin and all({"Violin, fiddle", "Music"} <= set(labels[o]) for o in violin)
+    # AudioSet train holds no clip the stew evaluates on (AudioCaps valid/test, MusicCaps test)
+    train_origins = {c.custom[ORIGIN_ID] for c in train}
+    held_out = {o for o, (_, split, _) in by_origin.items() if split != "train"}
+    assert held_out and not (held_out & train_origins)
+    assert held_out & {c.custom[ORIGIN_ID] for c in test} == held_out
+    assert summary["corpora"]["audioset"]["speech/real"]["clips"] > 0
+
+
+@needs_tools
 def test_probe_sets_are_held_out(mini):
     out, summary, _ = mini
     probe_origins, probe_files = {}, set()

@@ -58,7 +58,7 @@ def test_tagging_task_trains_through_the_trainer_and_loads_audio_only(cuts, tmp_
     assert train_cli.main(["--config", str(config), "--exp-dir", str(exp_dir)]) == 0
     summary = json.loads((exp_dir / "train_summary.json").read_text())
     assert summary["steps"] == 4 and np.isfinite(summary["last_valid"]["loss"])
-    assert set(summary["last_valid"]) == {"loss", "label_acc"}
+    assert set(summary["last_valid"]) == {"loss", "label_acc", "mAP"}
     assert summary["skipped_audio"]["by_reason"]["no_label"] > 0  # the chirps, counted
     model = hear.load_model(str(exp_dir / "checkpoints" / "step-00000004"))
     emb = hear.get_scene_embeddings(torch.zeros(2, 16000), model)

@@ -79,6 +79,7 @@ def _set_up(args, device):
     from audiotext.data.sources import SourceSet, index_manifest, make_stream, training_sources
     from audiotext.experiment import build_task, load_experiment, save_experiment
     from audiotext.train import distributed
+    from audiotext.train.init import init_from_checkpoint
     from audiotext.train.trainer import Trainer
 
     exp = load_experiment(args.config, args.overrides)
@@ -114,6 +115,10 @@ def _set_up(args, device):
              distributed.world_size(), exp.trainer.strategy)
     if not (resume and latest.is_file()):
         task.prepare(feature_stats_for(exp, task, train_sources))  # before wrapping: FSDP2 shards buffers too
+        # after prepare: init_from's feature_mean/feature_std, when listed, replace this run's statistics
+        init_from_checkpoint(task, exp.init_from)
+    elif exp.init_from.checkpoint:
+        log.info("init_from %s is not applied: the run resumes from its own checkpoint", exp.init_from.checkpoint)
     trainer = Trainer(task, str(exp_dir), exp, device, checkpoint_files=files)
     resumed = resume and trainer.resume()
     if args.resume and not resumed:

@@ -18,11 +18,25 @@ class Task(nn.Module):
       targets (captions, labels, ...);
     * ``prepare(feature_stats)`` once before the first step of a new run (the
       :mod:`audiotext.data.feature_stats` dict): default, copy it into the ``feature_mean`` /
-      ``feature_std`` buffers where the task has them;
+      ``feature_std`` buffers where the task has them; the experiment's ``init_from``
+      (:mod:`audiotext.train.init`) is applied right after it, so listed buffers replace these;
     * ``forward(batch) -> (loss, report)``: a 0-d loss and a dict of floats / 0-d tensors to log;
     * ``loss_weight(batch)``: how many units the loss averages over (default: clips), so
       accumulated micro-batches weigh as one large batch;
     * ``after_optimizer_step()`` after every optimizer step, outside autograd.
+
+    Metrics over the whole validation set (mAP, which per-batch means cannot give): a task sets
+    ``collects_validation_outputs = True`` and then
+
+    * answers ``forward(batch, validation_outputs=True) -> (loss, report, outputs)`` (the
+      trainer calls it so in validation only, in eval mode, under ``torch.no_grad``), where
+      ``outputs`` is ``{name: Tensor (B, ...)}``, one row per clip of the batch (e.g. tagging's
+      ``scores`` (B, C) and ``targets`` (B, C)); the same names and trailing shapes every batch;
+    * implements ``validation_metrics(outputs) -> {name: float}``, given each output concatenated
+      over the whole validation set and gathered from every rank (padded to equal sizes for
+      ``all_gather``, the padding removed; float32 on the CPU; rows in rank order). The values
+      are logged with the validation means as ``valid/<name>`` and returned by
+      ``Trainer.validate``; a name equal to a report key replaces that key's batch mean.
 
     A task whose loss couples the rows of a batch (contrastive) sets ``supports_embedding_cache``
     and answers ``forward(batch, embeddings_only=True) -> {name: (B, E) tensor}`` and
@@ -31,6 +45,7 @@ class Task(nn.Module):
     """
 
     supports_embedding_cache = False
+    collects_validation_outputs = False
 
     def build_dataset(self, data_conf, train: bool, seed: int = 0, rank: int = 0):
         raise NotImplementedError(f"{type(self).__name__} does not build a dataset")
@@ -53,6 +68,12 @@ class Task(nn.Module):
 
     def after_optimizer_step(self) -> None:
         """Hook after each optimizer step (e.g. clamping a learned temperature)."""
+
+    def validation_metrics(self, outputs: Dict[str, torch.Tensor]) -> Dict[str, float]:
+        """Metrics over the whole validation set from the gathered per-clip outputs (see the class
+        docstring); only called when ``collects_validation_outputs``."""
+        raise NotImplementedError(f"{type(self).__name__} sets collects_validation_outputs but does not "
+                                  "implement validation_metrics")
 
 
 TASKS: Registry[Task] = Registry("task", Task)

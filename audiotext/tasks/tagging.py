@@ -4,6 +4,13 @@ The supervised-initialisation task (an AudioSet tagger): mean-pooled encoder fra
 layer, a sigmoid per label, binary cross-entropy (as in PANNs, Kong et al. 2020). A clip's labels
 are read from its supervisions' ``custom[label_field]`` (a label or a list of labels); clips with
 no label of the vocabulary are skipped as ``no_label``.
+
+Validation reports, beside the batch means of ``loss`` and ``label_acc``, ``mAP`` over the whole
+validation set (gathered from every rank): the mean over classes of the average precision of the
+sigmoid scores (:func:`audiotext.eval.probe_models.mean_average_precision`), over the classes that
+have at least one positive clip in the validation set; classes without one are left out, as the
+AudioSet evaluation does (its eval set has no positives for a few classes of the ontology). On a
+vocabulary with no positive at all in the set, ``mAP`` is NaN.
 """
 from __future__ import annotations
 
@@ -65,6 +72,7 @@ class TaggingDataset(AudioDataset):
 @register_task("tagging")
 class AudioTaggingTask(AudioEmbedding, Task):
     other_state_prefixes = ("head.",)
+    collects_validation_outputs = True
 
     @dataclass
     class Config:
@@ -93,9 +101,22 @@ class AudioTaggingTask(AudioEmbedding, Task):
         frames, frame_lens = self.encode(features, feature_lens)
         return self.head(self.drop(self.pool(frames, frame_lens)))
 
-    def forward(self, batch):
+    def forward(self, batch, validation_outputs: bool = False):
+        """(loss, report); with ``validation_outputs`` also ``{"scores": (B, C) sigmoid
+        probabilities, "targets": (B, C) multi-hot}`` float32 (see :class:`Task`)."""
         logits = self.logits(batch.features, batch.feature_lens).float()
         loss = F.binary_cross_entropy_with_logits(logits, batch.labels)
         with torch.no_grad():
             correct = ((logits > 0).float() == batch.labels).float().mean()
-        return loss, {"loss": loss.detach(), "label_acc": correct}
+        report = {"loss": loss.detach(), "label_acc": correct}
+        if validation_outputs:
+            return loss, report, {"scores": torch.sigmoid(logits).detach(), "targets": batch.labels.float()}
+        return loss, report
+
+    def validation_metrics(self, outputs):
+        """``{"mAP": ...}`` over the classes with a positive in ``outputs["targets"]`` (N, C)."""
+        from audiotext.eval.probe_models import mean_average_precision
+
+        if "scores" not in outputs:  # no batch was validated
+            return {}
+        return {"mAP": mean_average_precision(outputs["scores"].numpy(), outputs["targets"].numpy() > 0.5)}

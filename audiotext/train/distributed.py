@@ -114,6 +114,22 @@ def all_gather_sizes(n: int, device) -> List[int]:
     return [int(t.item()) for t in out]
 
 
+def all_gather_rows(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``x`` (B_rank, ...) from all ranks along dim 0, rank order, without gradients.
+
+    Ranks may hold different numbers of rows (0 included): each pads to the largest count for
+    ``torch.distributed.all_gather`` and the padding is cut off again. The trailing shape and the
+    dtype must agree across ranks. One process: ``x`` itself."""
+    if not is_distributed() or world_size() == 1:
+        return x
+    sizes = all_gather_sizes(x.shape[0], x.device)
+    padded = x.new_zeros((max(sizes),) + tuple(x.shape[1:]))
+    padded[: x.shape[0]] = x
+    parts = [torch.empty_like(padded) for _ in range(world_size())]
+    dist.all_gather(parts, padded.contiguous())
+    return torch.cat([part[:n] for part, n in zip(parts, sizes)], dim=0)
+
+
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     if is_distributed():
         t = t.clone()

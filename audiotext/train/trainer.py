@@ -331,10 +331,18 @@ class Trainer:
     @torch.no_grad()
     def validate(self, valid_data, train_data=None) -> Dict[str, float]:
         """Mean of the task's report over the validation set, over all ranks; every rank steps through
-        the same number of batches, and one any rank lacks data for is skipped by all."""
+        the same number of batches, and one any rank lacks data for is skipped by all.
+
+        A task with ``collects_validation_outputs`` is called as ``model(batch,
+        validation_outputs=True) -> (loss, report, outputs)``; its per-clip ``outputs`` are
+        concatenated over the set, gathered from every rank (:func:`distributed.all_gather_rows`)
+        and given to ``task.validation_metrics``, whose values join the means (a metric of the same
+        name replaces the batch mean)."""
         self.model.eval()
         sums: Dict[str, float] = defaultdict(float)
         weight = 0
+        collect = bool(getattr(self.task, "collects_validation_outputs", False))
+        outputs: Dict[str, List[torch.Tensor]] = defaultdict(list)
         valid_data.set_epoch(0)
         valid_data.position = 0
         self.valid_skips = SkipCounter()
@@ -344,7 +352,12 @@ class Trainer:
                 continue
             batch = batch.to(self.device)
             with self.autocast():
-                _, report = self.model(batch)
+                if collect:
+                    _, report, batch_outputs = self.model(batch, validation_outputs=True)
+                    for k, v in batch_outputs.items():
+                        outputs[k].append(v.detach().float())
+                else:
+                    _, report = self.model(batch)
             n = batch.num_cuts
             for k, v in report.items():
                 sums[k] += _scalar(v) * n
@@ -353,11 +366,23 @@ class Trainer:
         totals = torch.tensor([weight] + [sums[k] for k in keys], dtype=torch.float64, device=self.device)
         totals = distributed.all_reduce_sum(totals)
         means = {k: float(totals[i + 1] / max(1.0, float(totals[0]))) for i, k in enumerate(keys)}
+        if collect:
+            means.update(self.task.validation_metrics(self._gather_outputs(outputs)))
         self._log("valid", means)
         if means and means.get("loss", math.inf) < self.best_valid:
             self.best_valid = means["loss"]
             self.save(train_data, name="best")
         return means
+
+    def _gather_outputs(self, outputs: Dict[str, List[torch.Tensor]]) -> Dict[str, torch.Tensor]:
+        """Per-clip validation outputs of this rank -> of every rank, on the CPU. Every rank
+        validates the same batches (one any rank lacks is skipped by all), so all name the same
+        outputs, in sorted order; none when no batch was validated."""
+        out = {}
+        for name in sorted(outputs):
+            local = torch.cat(outputs[name], dim=0)
+            out[name] = distributed.all_gather_rows(local.to(self.device)).cpu()
+        return out
 
     def _log(self, split: str, values: Dict[str, float]) -> None:
         if not distributed.is_main():

@@ -42,7 +42,9 @@ from .common import SAMPLE_RATE, check_tools, fade, normalize_and_write, resampl
 
 log = logging.getLogger(__name__)
 
-CORPORA = ("audiocaps", "clotho", "wavcaps", "musiccaps", "audiosetcaps", "paraspeechcaps")
+CORPORA = ("audiocaps", "clotho", "wavcaps", "musiccaps", "audiosetcaps", "paraspeechcaps", "audioset")
+# the caption corpora; ``audioset`` (Google's segment lists over the mini's YouTube clips) is written from them
+CAPTION_CORPORA = CORPORA[:-1]
 PROBE_SPLITS = ("train", "valid", "test")
 EXCERPT_SECONDS = 10.0  # Colobot music excerpts, as long as an AudioSet / MusicCaps clip
 
@@ -250,7 +252,7 @@ def _with_split(clips: List[dict], fractions: Dict[str, float], rng: np.random.G
 
 def assign_corpora(seed: int, pools: Dict[str, List[dict]]) -> Dict[str, List[dict]]:
     """Which corpus (and official split) each training clip is written in, with its captions."""
-    corpora: Dict[str, List[dict]] = {name: [] for name in CORPORA}
+    corpora: Dict[str, List[dict]] = {name: [] for name in CAPTION_CORPORA}
     rng = _rng(seed, "assign")
     cap_rng = _rng(seed, "captions")
 
@@ -439,6 +441,39 @@ def render_all(clips: List[dict], tools: Dict[str, str], staging: Path, jobs: in
     return results
 
 
+MAX_AUDIOSET_SECONDS = 10.5  # AudioSet segments are at most 10 s: longer excerpts are not AudioSet clips
+
+
+def audioset_clips(corpora: Dict[str, List[dict]]) -> List[dict]:
+    """The mini's AudioSet clips: its AudioCaps and MusicCaps clips and the ``Y<ytid>`` clips of
+    AudioSetCaps (its AudioSet part), each once (planted copies of another corpus's clip are left
+    out), with ``audioset_labels`` from the generator's ground truth
+    (:func:`~audiotext.data.captionstew_mini.layouts.audioset_labels`) and the clip's own split."""
+    out, seen = [], set()
+    for corpus in ("audiocaps", "musiccaps", "audiosetcaps"):
+        for clip in corpora[corpus]:
+            if clip.get("shared_audio") or clip["yt"] in seen or clip["duration"] > MAX_AUDIOSET_SECONDS:
+                continue
+            if corpus == "audiosetcaps" and (clip.get("subset") or layouts._subset_of(
+                    clip, layouts.AUDIOSETCAPS_SUBSETS)) != "audioset":
+                continue
+            labels = layouts.audioset_labels(clip)
+            if not labels:
+                continue
+            seen.add(clip["yt"])
+            out.append(dict(clip, audioset_labels=labels))
+    return out
+
+
+def _link(src: Path, dest: Path) -> None:
+    """``dest`` as a hard link to ``src`` (a copy where the file system has no hard links)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.hardlink_to(src)
+    except OSError:
+        shutil.copyfile(src, dest)
+
+
 def _place(staging: Path, key: str, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     src = staging / f"{key}.wav"
@@ -587,7 +622,9 @@ def build(out_dir, seed: int = 0, jobs: int = 2, scale: float = 1.0) -> dict:
     corpora = assign_corpora(seed, pools)
     planted = plant_defects(corpora, probe_asterisk)
 
+    corpora["audioset"] = audioset_clips(corpora)
     stats = {}
+    placed: Dict[str, Path] = {}  # clip key -> its audio in a caption corpus (the AudioSet files link to it)
     for corpus, clips in corpora.items():
         root = out / "corpora" / corpus
         paths = layouts.WRITERS[corpus](root, clips)
@@ -600,7 +637,11 @@ def build(out_dir, seed: int = 0, jobs: int = 2, scale: float = 1.0) -> dict:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(b"RIFF\x00\x00\x00\x00WAVE truncated by a failed download")
                 continue
-            _place(staging, clip.get("shared_audio", clip["key"]), dest)
+            if corpus == "audioset":
+                _link(placed[clip["key"]], dest)
+            else:
+                _place(staging, clip.get("shared_audio", clip["key"]), dest)
+                placed.setdefault(clip["key"], dest)
             group = per[f"{clip.get('domain', 'sound')}/{clip['kind']}"]
             group["clips"] += 1
             group["hours"] += clip["duration"] / 3600

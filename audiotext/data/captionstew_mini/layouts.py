@@ -139,14 +139,17 @@ def musiccaps(root: Path, clips: List[dict]) -> Dict[str, str]:
     return audio
 
 
+AUDIOSETCAPS_SUBSETS = ("audioset", "vggsound", "youtube8m")
+
+
 @writer("audiosetcaps")
 def audiosetcaps(root: Path, clips: List[dict]) -> Dict[str, str]:
     """Dataset/{AudioSetCaps,VGGSound_AudioSetCaps,YouTube-8M_AudioSetCaps}_caption.csv (id, caption)
     with each corpus's ids (``Y<ytid>``, ``<ytid>_<start, 6 digits>``, ``<ytid>_<start>_10``), and
     AudioSet's segment lists, which give the ``Y<ytid>`` clips their start. Audio as the download
     tools name it under ``audio/<subset>/``. Training data only."""
-    files = {"audioset": "AudioSetCaps_caption.csv", "vggsound": "VGGSound_AudioSetCaps_caption.csv",
-             "youtube8m": "YouTube-8M_AudioSetCaps_caption.csv"}
+    files = dict(zip(AUDIOSETCAPS_SUBSETS, ("AudioSetCaps_caption.csv", "VGGSound_AudioSetCaps_caption.csv",
+                                            "YouTube-8M_AudioSetCaps_caption.csv")))
     rows = {subset: [] for subset in files}
     segments = []
     audio = {}
@@ -215,4 +218,111 @@ def paraspeechcaps(root: Path, clips: List[dict]) -> Dict[str, str]:
         table = pa.Table.from_pylist([{c: r.get(c) for c in PARASPEECHCAPS_COLUMNS} for r in rows[split]],
                                      schema=schema)
         pq.write_table(table, path)
+    return audio
+
+
+# --- AudioSet -----------------------------------------------------------------------------------
+
+# The AudioSet ontology classes the mini's clips are labelled with: (mid, display name) as in
+# Google's class_labels_indices.csv (research.google.com/audioset), in that file's index order.
+# The mini writes only these 47 of the 527 classes, re-indexed from 0.
+AUDIOSET_CLASSES = (
+    ("/m/09x0r", "Speech"), ("/m/05zppz", "Male speech, man speaking"), ("/m/02zsn", "Female speech, woman speaking"),
+    ("/m/0brhx", "Speech synthesizer"), ("/m/01w250", "Whistling"), ("/m/07pbtc8", "Walk, footsteps"),
+    ("/m/0l15bq", "Clapping"), ("/m/04rlf", "Music"), ("/m/04szw", "Musical instrument"), ("/m/0342h", "Guitar"),
+    ("/m/02sgy", "Electric guitar"), ("/m/018vs", "Bass guitar"), ("/m/042v_gx", "Acoustic guitar"),
+    ("/m/05r5c", "Piano"), ("/m/01s0ps", "Electric piano"), ("/m/013y1f", "Organ"), ("/m/0l14qv", "Synthesizer"),
+    ("/m/02hnl", "Drum kit"), ("/m/026t6", "Drum"), ("/m/06rvn", "Snare drum"), ("/m/0bm02", "Bass drum"),
+    ("/m/01p970", "Tabla"), ("/m/01qbl", "Cymbal"), ("/m/0dwsp", "Marimba, xylophone"), ("/m/07gql", "Trumpet"),
+    ("/m/07c6l", "Trombone"), ("/m/07y_7", "Violin, fiddle"), ("/m/01xqw", "Cello"), ("/m/0l14j_", "Flute"),
+    ("/m/06ncr", "Saxophone"), ("/m/01wy6", "Clarinet"), ("/m/0395lw", "Bell"), ("/m/0f8s22", "Chime"),
+    ("/m/01hgjl", "Scratching (performance technique)"), ("/m/01z7dr", "Video game music"), ("/m/03m9d0z", "Wind"),
+    ("/m/06mb1", "Rain"), ("/m/02mk9", "Engine"), ("/m/07r4wb8", "Knock"), ("/m/07pp_mv", "Alarm"),
+    ("/m/03kmc9", "Siren"), ("/m/01x3z", "Clock"), ("/m/07qjznl", "Tick-tock"), ("/m/07r5v4s", "Drip"),
+    ("/m/07rqsjt", "Whoosh, swoosh, swish"), ("/m/02fs_r", "Beep, bleep"), ("/m/07rcgpl", "Hum"),
+)
+_AUDIOSET_MID = {name: mid for mid, name in AUDIOSET_CLASSES}
+# the mini's generator classes -> AudioSet display names
+_SCENE_CLASSES = {
+    "bell": ("Bell",), "knocking": ("Knock",), "clapping": ("Clapping",), "rain": ("Rain",), "wind": ("Wind",),
+    "siren": ("Siren",), "alarm": ("Alarm",), "footsteps": ("Walk, footsteps",), "clock": ("Clock", "Tick-tock"),
+    "engine": ("Engine",), "whistle": ("Whistling",), "dripping": ("Drip",), "kick_drum": ("Bass drum", "Drum"),
+    "snare_drum": ("Snare drum", "Drum"), "cymbal": ("Cymbal",), "tom_drum": ("Drum",), "tabla": ("Tabla", "Drum"),
+    "chime": ("Chime",), "electronic_blip": ("Beep, bleep",), "drum_loop": ("Drum",), "drone": ("Hum",),
+    "whoosh": ("Whoosh, swoosh, swish",), "synth_bass": ("Synthesizer",),
+    "vinyl_scratch": ("Scratching (performance technique)",), "robot_voice": ("Speech synthesizer",),
+    "guitar": ("Electric guitar", "Guitar"),
+}
+_INSTRUMENTS = {
+    "piano": ("Piano",), "electric piano": ("Electric piano",), "organ": ("Organ",),
+    "marimba": ("Marimba, xylophone",), "acoustic guitar": ("Acoustic guitar", "Guitar"),
+    "electric guitar": ("Electric guitar", "Guitar"), "bass guitar": ("Bass guitar",), "violin": ("Violin, fiddle",),
+    "cello": ("Cello",), "trumpet": ("Trumpet",), "trombone": ("Trombone",), "saxophone": ("Saxophone",),
+    "clarinet": ("Clarinet",), "flute": ("Flute",), "synth lead": ("Synthesizer",), "drum kit": ("Drum kit", "Drum"),
+}
+AUDIOSET_LISTS = {"balanced_train": "balanced_train_segments.csv", "unbalanced_train": "unbalanced_train_segments.csv",
+                  "eval": "eval_segments.csv"}
+
+
+def audioset_labels(clip: dict) -> List[str]:
+    """The AudioSet display names of a mini clip, from what its generator knows: a scene's event
+    classes, a MIDI clip's instrument, an Asterisk prompt's speaker gender, a Colobot music excerpt
+    (a video game's soundtrack). ``[]`` for a clip of another kind. Ordered as the ontology file."""
+    labels = set()
+    render, gt = clip.get("render"), clip.get("labels") or {}
+    if render == "scene":
+        for cls in gt.get("event_classes", []):
+            labels.update(_SCENE_CLASSES[cls])
+    elif render == "midi":
+        labels.update(("Music", "Musical instrument") + _INSTRUMENTS[gt["instrument"]])
+    elif clip.get("track"):  # a Colobot music excerpt
+        labels.update(("Music", "Video game music"))
+    elif clip.get("domain") == "speech" and clip.get("gender") in ("male", "female"):
+        labels.update(("Speech", f"{clip['gender'].capitalize()} speech, "
+                                 f"{'man' if clip['gender'] == 'male' else 'woman'} speaking"))
+    return [name for _, name in AUDIOSET_CLASSES if name in labels]
+
+
+def audioset_subset(clip: dict) -> str:
+    """The AudioSet list a mini clip is written in: the stew's valid and test clips are AudioSet
+    ``eval`` (so no stew evaluation clip is an AudioSet training clip); a training clip goes to
+    ``balanced_train`` (1 in 3, by key) or ``unbalanced_train``."""
+    if clip["split"] != "train":
+        return "eval"
+    return _subset_of(clip, ("balanced_train", "unbalanced_train", "unbalanced_train"))
+
+
+@writer("audioset")
+def audioset(root: Path, clips: List[dict]) -> Dict[str, str]:
+    """Google's AudioSet files: ``balanced_train_segments.csv``, ``unbalanced_train_segments.csv``,
+    ``eval_segments.csv`` (three ``#`` lines, then ``YTID, start_seconds, end_seconds,
+    "mid,mid"``) and ``class_labels_indices.csv`` (``index,mid,display_name``, the classes of
+    :data:`AUDIOSET_CLASSES`); audio as the PANNs download names it,
+    ``audios/<list stem>/Y<ytid>_<start>.000_<end>.000.wav``. A clip's segment ends at
+    ``start + min(10, duration)``; each clip needs ``yt``, ``start``, ``duration``, ``split`` and
+    ``audioset_labels`` (non-empty)."""
+    rows: Dict[str, List[str]] = {name: [] for name in AUDIOSET_LISTS}
+    audio = {}
+    for clip in clips:
+        labels = clip["audioset_labels"]
+        if not labels:
+            raise ValueError(f"AudioSet clip {clip['key']} has no label")
+        subset = audioset_subset(clip)
+        start = float(int(clip["start"]))
+        end = start + round(min(10.0, float(clip["duration"])), 3)
+        mids = ",".join(_AUDIOSET_MID[name] for name in labels)
+        rows[subset].append(f'{clip["yt"]}, {start:.3f}, {end:.3f}, "{mids}"')
+        stem = AUDIOSET_LISTS[subset].rsplit(".", 1)[0]
+        audio[clip["key"]] = f"audios/{stem}/Y{clip['yt']}_{start:.3f}_{end:.3f}.wav"
+    root.mkdir(parents=True, exist_ok=True)
+    for subset, name in AUDIOSET_LISTS.items():
+        listed = rows[subset]
+        n_labels = sum(row.count("/m/") for row in listed)
+        with open(root / name, "w", encoding="utf-8") as f:
+            f.write(f"# Segments csv created by audiotext (CaptionStew-mini)\n# num_ytids={len(listed)}, "
+                    f"num_segs={len(listed)}, num_unique_labels={len(AUDIOSET_CLASSES)}, "
+                    f"num_positive_labels={n_labels}\n# YTID, start_seconds, end_seconds, positive_labels\n")
+            f.writelines(line + "\n" for line in listed)
+    _csv(root / "class_labels_indices.csv", ["index", "mid", "display_name"],
+         [[i, mid, name] for i, (mid, name) in enumerate(AUDIOSET_CLASSES)])
     return audio

@@ -50,6 +50,8 @@ class ClipEntry:
     derived: List[Tuple[str, str]] = field(default_factory=list)
     source: str = ""  # defaults to the corpus name; subsets set their own (wavcaps_bbc)
     custom: Dict[str, Any] = field(default_factory=dict)  # extra per-clip fields kept on the cut
+    # extra fields put into every supervision's custom beside the caption's (AudioSet's ``labels``)
+    supervision_custom: Dict[str, Any] = field(default_factory=dict)
     # a Lhotse recording dict when the corpus already describes its audio (a published manifest):
     # used as it is when its file exists, instead of looking the clip up by name and reading a header
     recording: Optional[Dict[str, Any]] = None
@@ -100,6 +102,11 @@ class CorpusPreparer:
 
     def clips(self, corpus_dir: Path, subsets: Sequence[str]) -> Iterator[ClipEntry]:
         raise NotImplementedError
+
+    def write_extra(self, out_dir: Path) -> Optional[Path]:
+        """Called once every clip is written: write a file of the corpus's own beside the manifests
+        (AudioSet's ``labels.txt``) and return its path; the default writes nothing."""
+        return None
 
 
 CORPORA: Registry = Registry("corpus", CorpusPreparer)
@@ -310,7 +317,7 @@ def build_cut(recording: dict, entry: ClipEntry, source: str, captions: List[Cap
     channel = rec.channel_ids[0] if rec.num_channels == 1 else list(rec.channel_ids)
     cut.supervisions = [
         SupervisionSegment(id=f"{cut.id}-{i}", recording_id=rec.id, start=0.0, duration=cut.duration,
-                           channel=channel, custom=caption.custom())
+                           channel=channel, custom={**caption.custom(), **entry.supervision_custom})
         for i, caption in enumerate(captions)
     ]
     cut.custom = {ORIGIN_ID: entry.origin_id, **entry.custom}
@@ -425,6 +432,7 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
         final = out_dir / f"cuts_{split}.jsonl.gz"
         tmp.replace(final)
         files[split] = str(final)
+    extra = preparer.write_extra(out_dir)
     total = accounting.total()
     summary = {
         "corpus": name,
@@ -432,6 +440,7 @@ def prepare_corpus(name: str, corpus_dir: Path, out_dir: Path, *, audio_dirs: Se
         "audio_dirs": [str(r) for r in index.roots],
         "subsets": chosen,
         "files": files,
+        "extra_files": [str(extra)] if extra is not None else [],
         "total": total.as_dict(),
         "splits": {split: accounting.splits[split].as_dict() for split in SPLITS if split in accounting.splits},
         "excluded": dict(sorted(preparer.excluded.items())),

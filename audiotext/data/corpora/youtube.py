@@ -71,6 +71,55 @@ def strip_media_extension(name: str) -> str:
     return stem if dot and ext.lower() in MEDIA_EXTENSIONS else name
 
 
+@dataclass(frozen=True)
+class Segment:
+    """One row of an AudioSet segment list: ``line`` (1-based), the YouTube id, start and end in
+    seconds, and the label MIDs (``/m/09x0r``...) in file order."""
+
+    line: int
+    youtube_id: str
+    start: float
+    end: float
+    mids: Tuple[str, ...]
+
+
+def _seconds(text: str, path: Path, line_no: int, column: str) -> float:
+    try:
+        value = float(text)
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(value)
+    except ValueError:
+        raise LayoutError(f"{path}:{line_no}: {column} should be a number of seconds, got {text.strip()!r}") from None
+    return value
+
+
+def iter_segments(path: Path) -> Iterator[Segment]:
+    """The rows of one AudioSet segment list (``balanced_train_segments.csv``,
+    ``unbalanced_train_segments.csv``, ``eval_segments.csv``): lines starting with ``#`` (the
+    three header lines) and blank lines are skipped; every other line is
+    ``YTID, start_seconds, end_seconds, "mid,mid,..."``. LayoutError naming the file and line for
+    a row with fewer than three fields, an id that is not an 11-character YouTube id, or a start /
+    end that is not a non-negative number; an end before the start is an error too."""
+    path = Path(path)
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.rstrip("\r\n").split(",", 3)
+            if len(fields) < 3:
+                raise LayoutError(f"{path}:{line_no}: expected 'YTID, start_seconds, end_seconds, labels'")
+            youtube_id = fields[0].strip()
+            if not YOUTUBE_ID.fullmatch(youtube_id):
+                raise LayoutError(f"{path}:{line_no}: {youtube_id!r} is not a YouTube id")
+            start = _seconds(fields[1], path, line_no, "start_seconds")
+            end = _seconds(fields[2], path, line_no, "end_seconds")
+            if end < start:
+                raise LayoutError(f"{path}:{line_no}: end_seconds {end:g} is before start_seconds {start:g}")
+            raw = fields[3].strip().strip('"') if len(fields) > 3 else ""
+            mids = tuple(m.strip() for m in raw.split(",") if m.strip())
+            yield Segment(line_no, youtube_id, start, end, mids)
+
+
 class AudioSetStarts:
     """The start of each AudioSet video's segment, read from Google's segment lists.
 
@@ -104,24 +153,8 @@ class AudioSetStarts:
         for name in AUDIOSET_SEGMENT_LISTS:
             path = self._find(name)
             self.paths.append(path)
-            with open(path, encoding="utf-8") as f:
-                for line_no, line in enumerate(f, 1):
-                    if not line.strip() or line.startswith("#"):
-                        continue
-                    fields = line.split(",", 3)
-                    if len(fields) < 3:
-                        raise LayoutError(f"{path}:{line_no}: expected 'YTID, start_seconds, end_seconds, labels'")
-                    youtube_id = fields[0].strip()
-                    if not YOUTUBE_ID.fullmatch(youtube_id):
-                        raise LayoutError(f"{path}:{line_no}: {youtube_id!r} is not a YouTube id")
-                    try:
-                        start = float(fields[1])
-                        if not math.isfinite(start) or start < 0:
-                            raise ValueError(start)
-                    except ValueError:
-                        raise LayoutError(f"{path}:{line_no}: start_seconds should be a number of seconds, "
-                                          f"got {fields[1].strip()!r}") from None
-                    starts.setdefault(youtube_id, start)
+            for segment in iter_segments(path):
+                starts.setdefault(segment.youtube_id, segment.start)
         log.info("%s: %d AudioSet segment starts read from %s", self.corpus, len(starts),
                  ", ".join(str(p) for p in self.paths))
         return starts
