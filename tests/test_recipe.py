@@ -149,3 +149,54 @@ def test_captioning_objective_is_one_switch(tiny_run):
         assert key in results
     assert "retrieval.t2a.R@1" not in results  # no shared audio-text space
     assert "probe.speaker.linear.gain" in results
+
+
+def test_a_sweep_of_scales_and_inits_through_the_recipe(tiny_run, tmp_path):
+    """--scale makes a nested subset on first use, --init starts from a checkpoint's encoder, and the
+    sweep runs both through the real recipe (stages 4-5) and tabulates them."""
+    data, exp_root, _, env, _ = tiny_run
+    scales = tmp_path / "scales.yaml"
+    scales.write_text("scales:\n  t_s: {captions: 60}\n  t_l: {all: true}\n")
+    eval_config = tmp_path / "eval.yaml"
+    eval_config.write_text(
+        "retrieval: true\ncaptioning: {enabled: false}\ndiagnostics: false\nrandom_init: false\n"
+        "probe_settings: {lr_grid: [3.0e-3], seeds: [0], max_epochs: 20, patience: 5}\n"
+        "probes:\n  - {name: event_class, cuts_dir: \"${DATA_DIR}/captionstew_mini/probes/event_class\"}\n")
+    # the supervised init: local/train_tagger.sh on the tiny build's AudioSet files, the tiny encoder
+    init = exp_root / "captionstew_tagger" / "checkpoints" / "best"
+    tagger_args = " ".join([o for o in TINY_MODEL.split() if o.startswith(("encoder_conf", "trainer", "data"))])
+    short = TINY_MODEL.replace("trainer.max_steps=12", "trainer.max_steps=4").replace(
+        "trainer.valid_interval=6", "trainer.valid_interval=4").replace("trainer.save_interval=6", "trainer.save_interval=4")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(json.dumps({
+        "name": "t", "scales_config": str(scales), "scale_dir": str(data / "scales"), "exp_root": str(exp_root),
+        "recipe": str(RUN),
+        "recipe_args": ["--data_dir", str(data), "--vocab_size", "150", "--eval_config", str(eval_config),
+                        "--train_args", short],
+        "runs": [{"objectives": ["contrastive_scratch"], "scales": ["t_s"], "init": "scratch"},
+                 {"objectives": ["contrastive_scratch"], "scales": ["t_s"], "init": "tiny"}],
+        "inits": {"tiny": {"checkpoint": str(init), "make": [
+            str(RECIPE / "local" / "train_tagger.sh"), "--data_dir", str(data), "--exp_root", str(exp_root),
+            "--train_args", tagger_args.replace("trainer.max_steps=12", "trainer.max_steps=4")]}},
+        "groups": {"sound": ["probe.event_class.linear.pretrained"], "language": ["retrieval.t2a.R@1"]},
+    }))
+    run = subprocess.run([sys.executable, "-m", "audiotext.bin.sweep", "--plan", str(plan)], cwd=RECIPE,
+                         capture_output=True, text=True, env=env, timeout=900)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    subset = CutSet.from_file(data / "scales" / "t_s" / "cuts_train.jsonl.gz")
+    full_ids = set(CutSet.from_file(data / "manifests" / "cuts_train.jsonl.gz").ids)
+    assert set(subset.ids) < full_ids
+    assert 60 <= sum(len(c.supervisions) for c in subset)
+    sweep_dir = exp_root / "sweep_t"
+    for tag in ("contrastive_scratch_t_s_scratch", "contrastive_scratch_t_s_tiny"):
+        assert "retrieval.t2a.R@1" in json.loads((sweep_dir / tag / "results.json").read_text())
+    summary = json.loads((exp_root / "captionstew_tagger" / "train_summary.json").read_text())
+    assert isinstance(summary["last_valid"]["mAP"], float) and summary["steps"] == 4
+    assert "init_from: loaded" in (sweep_dir / "logs" / "contrastive_scratch_t_s_tiny.log").read_text()
+    import yaml
+
+    saved = yaml.safe_load((sweep_dir / "contrastive_scratch_t_s_tiny" / "config.yaml").read_text())
+    assert saved["init_from"]["checkpoint"] == str(init) and saved["init_from"]["modules"] == ["encoder"]
+    assert saved["data"]["train_cuts"] == str(data / "scales" / "t_s" / "cuts_train.jsonl.gz")
+    table = (sweep_dir / "scaling.md").read_text()
+    assert "| contrastive_scratch | scratch | t_s |" in table and "| contrastive_scratch | tiny | t_s |" in table

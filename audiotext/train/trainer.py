@@ -320,6 +320,10 @@ class Trainer:
             "last_valid": last_valid, "skipped_audio": self.skips.summary(),
             "skipped_valid_audio": self.valid_skips.summary(),
         }
+        if hasattr(data, "dropped_cuts"):
+            # usable cuts no rank was given in the epochs this run went through: incomplete batches, and
+            # with Shar sources the batches a rank had beyond the rank with the fewest
+            summary["cuts_left_out_by_batching"] = sum(data.dropped_cuts(e) for e in range(self.epoch + 1))
         if distributed.is_main():
             (self.exp_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
             if self.skips.total:

@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 data_dir=data
+exp_root=exp
 exp_tag=captionstew_tagger
 train_config=conf/train_tagging.yaml
 train_args=""
@@ -17,7 +18,7 @@ force=false
 db=db.sh
 
 # shellcheck disable=SC2034  # read by parse_options.sh
-help_message="Usage: $0 [--data_dir DIR] [--exp_tag NAME] [--train_config YAML] [--train_args OVERRIDES] [--force true]"
+help_message="Usage: $0 [--data_dir DIR] [--exp_root DIR] [--exp_tag NAME] [--train_config YAML] [--train_args OVERRIDES] [--force true]"
 # shellcheck source=../../TEMPLATE/utils/parse_options.sh
 . "$(dirname "$0")/../../TEMPLATE/utils/parse_options.sh"
 case "${db}" in */*) ;; *) db="./${db}" ;; esac
@@ -31,6 +32,7 @@ if [ -z "${root}" ]; then
     root="${data_dir}/captionstew_mini/corpora/audioset"
     [ -d "${root}" ] || { echo "$0: AUDIOSET is not set in ${db} and ${root} does not exist (build CaptionStew-mini: ./run.sh --stage 0 --stop_stage 0)" >&2; exit 1; }
     echo "[train_tagger.sh] AUDIOSET is not set in ${db}; reading CaptionStew-mini's AudioSet files (${root})"
+    AUDIOSET_SUBSETS="${AUDIOSET_SUBSETS:-all}"  # the mini's few clips: its unbalanced list too
 fi
 out="${data_dir}/corpora/audioset"
 if [ ! -f "${out}/.prepared" ] || [ "${force}" = true ]; then
@@ -46,6 +48,7 @@ fi
 force_args=()
 [ "${force}" = true ] && force_args=(--force true)
 # shellcheck disable=SC2086
-./run.sh --stage 4 --stop_stage 4 --train_config "${train_config}" --exp_tag "${exp_tag}" "${force_args[@]}" \
+./run.sh --stage 4 --stop_stage 4 --train_config "${train_config}" --data_dir "${data_dir}" \
+    --exp_root "${exp_root}" --exp_tag "${exp_tag}" "${force_args[@]}" \
     --train_cuts "${out}/cuts_train.jsonl.gz" --valid_cuts "${out}/cuts_test.jsonl.gz" \
     --train_args "task_conf.label_file=${out}/labels.txt ${train_args}"
