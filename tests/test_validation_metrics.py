@@ -133,3 +133,25 @@ def test_all_gather_rows_pads_unequal_ranks_and_cuts_the_padding():
         assert p.exitcode == 0
     expected = [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [100.0, 101.0]]  # rank 0's three rows, then rank 1's one
     assert results == [(0, expected, [[1.0, 1.0], [1.0, 1.0]]), (1, expected, [[1.0, 1.0], [1.0, 1.0]])]
+
+
+
+def test_two_ranks_validate_every_clip_when_the_batches_do_not_fill_the_last_round(tmp_path):
+    """Three validation batches on two ranks under torchrun (rank 1 has none in the second round):
+    rank 1 stands in with its previous batch and discards it, so the mAP is still the hand-computed
+    one of all four clips (leaving the round out would score three clips)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cuts = _clips(tmp_path)
+    config = tmp_path / "tagging.yaml"
+    # 3 s per batch over 1.0, 1.3, 1.6, 1.9 s clips in manifest order: [0, 1], [2], [3]
+    config.write_text(yaml.safe_dump(_config(cuts, max_steps=1)))
+    script = Path(__file__).with_name("validate_rank_check.py")
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          str(script), str(config), str(tmp_path / "exp")], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    summary = json.loads((tmp_path / "exp" / "train_summary.json").read_text())
+    assert summary["last_valid"]["mAP"] == pytest.approx(EXPECTED_MAP, abs=1e-6)

@@ -334,8 +334,12 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self, valid_data, train_data=None) -> Dict[str, float]:
-        """Mean of the task's report over the validation set, over all ranks; every rank steps through
-        the same number of batches, and one any rank lacks data for is skipped by all.
+        """Mean of the task's report over the validation set, over all ranks. Every rank steps through
+        the same number of rounds; in a round where a rank has no batch (the set's last batches do
+        not fill every rank) that rank runs its previous batch again and discards the result, so the
+        collectives of the forward (FSDP2) stay in step and every batch of the set is counted once.
+        Only a rank that has had no batch at all cannot stand in: such rounds are left out for all
+        (counted, logged).
 
         A task with ``collects_validation_outputs`` is called as ``model(batch,
         validation_outputs=True) -> (loss, report, outputs)``; its per-clip ``outputs`` are
@@ -350,22 +354,39 @@ class Trainer:
         valid_data.set_epoch(0)
         valid_data.position = 0
         self.valid_skips = SkipCounter()
+        stand_in = None
+        rounds_left_out = 0
         for batch in valid_data:
             self.valid_skips.update(batch.skipped)
-            if not self._all_ranks_have_data(batch):
+            mine = batch.num_cuts > 0
+            if mine:
+                stand_in = batch
+            flags = torch.tensor([float(mine), float(not mine and stand_in is None)], device=self.device)
+            if distributed.is_distributed():
+                torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+            if flags[0] == 0:  # no rank has data in this round
                 continue
-            batch = batch.to(self.device)
+            if flags[1] > 0:  # a rank with nothing to stand in with
+                rounds_left_out += 1
+                continue
+            batch = (batch if mine else stand_in).to(self.device)
             with self.autocast():
                 if collect:
                     _, report, batch_outputs = self.model(batch, validation_outputs=True)
-                    for k, v in batch_outputs.items():
-                        outputs[k].append(v.detach().float())
                 else:
                     _, report = self.model(batch)
+            if not mine:
+                continue  # this rank only kept the collectives in step
+            if collect:
+                for k, v in batch_outputs.items():
+                    outputs[k].append(v.detach().float())
             n = batch.num_cuts
             for k, v in report.items():
                 sums[k] += _scalar(v) * n
             weight += n
+        if rounds_left_out and distributed.is_main():
+            log.warning("validation: %d round(s) left out: a rank had no batch yet to stand in with (more ranks "
+                        "than validation batches?)", rounds_left_out)
         keys = sorted(sums)
         totals = torch.tensor([weight] + [sums[k] for k in keys], dtype=torch.float64, device=self.device)
         totals = distributed.all_reduce_sum(totals)
@@ -379,9 +400,9 @@ class Trainer:
         return means
 
     def _gather_outputs(self, outputs: Dict[str, List[torch.Tensor]]) -> Dict[str, torch.Tensor]:
-        """Per-clip validation outputs of this rank -> of every rank, on the CPU. Every rank
-        validates the same batches (one any rank lacks is skipped by all), so all name the same
-        outputs, in sorted order; none when no batch was validated."""
+        """Per-clip validation outputs of this rank -> of every rank, on the CPU. Every rank that
+        validated has kept at least one batch of its own (a stand-in round needs one), so all name
+        the same outputs, in sorted order; none when no round was validated."""
         out = {}
         for name in sorted(outputs):
             local = torch.cat(outputs[name], dim=0)
