@@ -134,3 +134,42 @@ def test_cli(tmp_path, capsys):
     assert "nope not in" in capsys.readouterr().err
     assert cli.main(["--cuts", str(tmp_path / "missing.jsonl.gz"), "--scales", str(scales),
                      "--out-dir", str(tmp_path / "o")]) == 2
+
+
+def test_reuse_keeps_an_unchanged_scale_and_remakes_a_changed_one(tmp_path):
+    manifest = _manifest(tmp_path / "a.jsonl.gz", _cuts())
+    make_subsets(manifest, tmp_path / "o", [Scale("s", captions=60)], plots=False)
+    made = tmp_path / "o" / "s" / "cuts_train.jsonl.gz"
+    before = made.stat().st_mtime_ns
+    again = make_subsets(manifest, tmp_path / "o", [Scale("s", captions=60)], plots=False, reuse=True)
+    assert made.stat().st_mtime_ns == before and again["scales"]["s"]["captions"] >= 60
+    smaller = make_subsets(manifest, tmp_path / "o", [Scale("s", captions=20)], plots=False, reuse=True)
+    assert made.stat().st_mtime_ns != before and 20 <= smaller["scales"]["s"]["captions"] < 60
+    # a re-curated split (the manifest rewritten) is a new subset too
+    _manifest(tmp_path / "a.jsonl.gz", _cuts()[:100])
+    shrunk = make_subsets(manifest, tmp_path / "o", [Scale("s", captions=20)], plots=False, reuse=True)
+    assert shrunk["split"]["clips"] == 100
+
+
+def test_captions_in_lists_and_without_fields_are_counted_per_caption(tmp_path):
+    cuts = []
+    for i in range(4):
+        sup = {"id": f"c{i}", "recording_id": f"r{i}", "start": 0.0, "duration": 2.0, "channel": 0,
+               "custom": {"caption": [f"a {i}", f"b {i}", f"c {i}"]}}  # the published form: a list, no style
+        cuts.append({"id": f"c{i}", "start": 0.0, "duration": 2.0, "channel": 0, "supervisions": [sup],
+                     "custom": {"origin_id": f"o{i}"}, "type": "MonoCut"})
+    report = make_subsets(_manifest(tmp_path / "a.jsonl.gz", cuts), tmp_path / "o",
+                          [Scale("s", captions=5), Scale("all", all=True)], plots=False)
+    assert report["scales"]["s"]["captions"] == 6 and report["scales"]["s"]["clips"] == 2
+    assert report["scales"]["all"]["captions"] == 12
+    assert report["scales"]["all"]["by_source"] == {"unknown": {"clips": 4, "captions": 12, "hours": 0.0022}}
+
+
+def test_weights_for_unknown_sources_and_dot_names_are_refused(tmp_path):
+    manifest = _manifest(tmp_path / "a.jsonl.gz", _cuts())
+    with pytest.raises(ValueError, match="music_scr.*the sources are music_src, sound_src"):
+        make_subsets(manifest, tmp_path / "o", [Scale("s", clips=10)], source_weights={"music_scr": 2.0}, plots=False)
+    assert not list((tmp_path / "o").glob("**/tmp_*"))
+    for name in ("..", ".hidden"):
+        with pytest.raises(ValueError, match="may not start with"):
+            parse_scales(ScalesConfig(scales={name: {"all": True}}))

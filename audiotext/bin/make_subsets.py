@@ -4,7 +4,8 @@
 
 writes ``<out-dir>/<scale>/cuts_train.jsonl.gz`` for each scale of the file (or those named by
 ``--only``), ``<out-dir>/subsets.json`` (per scale: clips, captions, hours, and the same per source,
-domain and style) and ``<out-dir>/<scale>/subset.png``, and prints a table. Every smaller scale is
+domain and style) and ``<out-dir>/<scale>/subset.png``, and prints a table; with ``--reuse`` a scale already made from the same
+manifest file, seed, weights and size is kept. Every smaller scale is
 inside every larger one; the selection hashes origin ids, so it is the same on every machine.
 Exit status 0 on success, 2 on a usage or data error (one ``error:`` line).
 """
@@ -24,6 +25,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--only", default="", help="comma-separated scale names to make (default: all of the file)")
     parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep a scale whose subset was made from the same manifest file (path, size, mtime), "
+                             "seed, weights and size; remake the others")
     args = parser.parse_args(argv)
     setup_logging()
 
@@ -41,7 +45,7 @@ def main(argv=None) -> int:
                                  f"(its scales: {', '.join(s.name for s in scales)})")
             scales = [s for s in scales if s.name in wanted]
         report = make_subsets(args.cuts, Path(args.out_dir), scales, seed=conf.seed,
-                              source_weights=conf.source_weights, plots=not args.no_plots)
+                              source_weights=conf.source_weights, plots=not args.no_plots, reuse=args.reuse)
     except (ConfigError, FileNotFoundError, LayoutError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

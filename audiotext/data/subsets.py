@@ -34,6 +34,7 @@ import numpy as np
 from audiotext.data.curation import (LENGTH_BINS, CaptionTally, breakdown, cut_captions, cut_origin, dedup_key,
                                      iter_cut_dicts, stable_hash)
 from audiotext.data.layout import LayoutError
+from audiotext.data.schema import DOMAIN, SOURCE, STYLE
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,9 @@ def parse_scales(conf: ScalesConfig, where: str = "scales") -> List[Scale]:
     out = []
     for name, spec in (conf.scales or {}).items():
         here = f"{where}: scale {name!r}"
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(name)):
-            raise ValueError(f"{here}: a scale name may hold only letters, digits, '_', '.' and '-'")
+        if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", str(name)):
+            raise ValueError(f"{here}: a scale name may hold only letters, digits, '_', '.' and '-', and may not "
+                             "start with '.'")
         if not isinstance(spec, dict):
             raise ValueError(f"{here}: expected a mapping like {{captions: 400000}} or {{all: true}}, got {spec!r}")
         unknown = sorted(set(spec) - set(UNITS) - {"all"})
@@ -122,6 +124,7 @@ def clip_priorities(manifest: str, seed: int, source_weights: Dict[str, float]) 
     ``seconds`` and ``group`` (int64: cuts sharing an origin id share a group). LayoutError naming
     the line for a malformed cut."""
     priorities, captions, seconds, origin_keys = [], [], [], []
+    sources_seen = set()
     for line_no, _, cut in iter_cut_dicts(manifest):
         try:
             caps = cut_captions(cut)
@@ -130,13 +133,19 @@ def clip_priorities(manifest: str, seed: int, source_weights: Dict[str, float]) 
             raise LayoutError(f"{manifest}:{line_no}: malformed cut ({err})") from None
         h = stable_hash(seed, f"{_SALT}\x00{origin}")
         u = (h + 0.5) / 2.0 ** 64  # in (0, 1)
-        weight = float(source_weights.get(_source_of(cut, caps), 1.0))
+        source = _source_of(cut, caps)
+        sources_seen.add(source)
+        weight = float(source_weights.get(source, 1.0))
         priorities.append(math.log(u) / weight)
         captions.append(len(caps))
         seconds.append(float(cut["duration"]))
         origin_keys.append(h)
     if not priorities:
         raise ValueError(f"{manifest}: holds no cuts")
+    unknown = sorted(set(source_weights) - sources_seen)
+    if unknown:
+        raise ValueError(f"source_weights name source(s) {', '.join(unknown)} that no clip of {manifest} has "
+                         f"(a clip's source is its first caption's; the sources are {', '.join(sorted(sources_seen))})")
     keys = np.asarray(origin_keys, dtype=np.uint64)
     _, group = np.unique(keys, return_inverse=True)
     priority = np.asarray(priorities, dtype=np.float64)
@@ -194,18 +203,71 @@ def _report(name: str, scale: Scale, tally: CaptionTally, clips: int, total: Dic
     return report
 
 
+def _fingerprint(manifest: str, seed: int, weights: Dict[str, float], scale: Scale) -> Dict[str, Any]:
+    """What a scale's subset is made from: the manifest file (path, size, mtime), the hash salt,
+    the weights and the size asked for."""
+    st = Path(manifest).stat()
+    target = scale.target()
+    return {"manifest": str(Path(manifest).resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "seed": seed, "source_weights": weights, "requested": {"all": True} if target is None else
+            {target[0]: target[1]}}
+
+
 def make_subsets(manifest: str, out_dir: Path, scales: Sequence[Scale], seed: int = 0,
-                 source_weights: Optional[Dict[str, float]] = None, plots: bool = True) -> Dict[str, Any]:
+                 source_weights: Optional[Dict[str, float]] = None, plots: bool = True,
+                 reuse: bool = False) -> Dict[str, Any]:
     """Write ``out_dir/<scale>/cuts_train.jsonl.gz`` for every scale (two passes over ``manifest``),
     its report ``out_dir/<scale>/subset.json`` (size reached, and clips, captions, hours per source,
-    domain and style), with ``plots`` ``out_dir/<scale>/subset.png``, and ``out_dir/subsets.json``
+    domain and style; and the scale's fingerprint: manifest path, size and mtime, seed, weights,
+    size asked for), with ``plots`` ``out_dir/<scale>/subset.png``, and ``out_dir/subsets.json``
     (every scale made so far from the same manifest and hash). Returns the report of this call.
 
+    With ``reuse``, a scale whose subset was made with the same fingerprint is kept as it is (the
+    recipe calls this before every training run: an edited scale or a re-curated split is remade).
     A scale larger than the split gets the whole split (logged, and ``"whole_split": true`` in its
-    report). Raises FileNotFoundError / LayoutError naming the manifest or line.
+    report). Raises FileNotFoundError / LayoutError / ValueError naming the manifest or line.
     """
     out_dir = Path(out_dir)
+    if not Path(manifest).is_file():
+        raise FileNotFoundError(f"manifest not found: {manifest}")
     weights = dict(source_weights or {})
+    kept: Dict[str, Dict[str, Any]] = {}
+    for scale in scales if reuse else ():
+        path = out_dir / scale.name / "subset.json"
+        if not (path.is_file() and (out_dir / scale.name / "cuts_train.jsonl.gz").is_file()):
+            continue
+        try:
+            earlier = json.loads(path.read_text())
+        except ValueError:
+            continue
+        if earlier.get("fingerprint") == _fingerprint(manifest, seed, weights, scale):
+            kept[scale.name] = earlier
+            log.info("scale %s: up to date (%d captions), kept", scale.name, earlier["captions"])
+    todo = [scale for scale in scales if scale.name not in kept]
+    if todo:
+        report = _make_subsets(manifest, out_dir, todo, seed, weights, plots)
+    else:
+        report = {"manifest": str(manifest), "seed": seed, "source_weights": weights,
+                  "split": next(iter(kept.values()))["split"], "scales": {}}
+    report["scales"] = {scale.name: kept.get(scale.name) or report["scales"][scale.name] for scale in scales}
+    # subsets.json gathers every scale made so far from this manifest and hash (scales can be made
+    # one at a time: a scale's subset does not depend on the others)
+    combined = out_dir / "subsets.json"
+    gathered = dict(report)
+    if combined.is_file():
+        try:
+            earlier = json.loads(combined.read_text())
+        except ValueError:
+            earlier = {}
+        if all(earlier.get(k) == report[k] for k in ("manifest", "seed", "source_weights", "split")):
+            gathered["scales"] = {**{k: v for k, v in earlier.get("scales", {}).items() if k not in report["scales"]},
+                                  **report["scales"]}
+    _write_json(combined, gathered)
+    return report
+
+
+def _make_subsets(manifest: str, out_dir: Path, scales: Sequence[Scale], seed: int, weights: Dict[str, float],
+                  plots: bool) -> Dict[str, Any]:
     clips = clip_priorities(manifest, seed, weights)
     ranks = subset_ranks(clips)
     n = len(ranks)
@@ -223,17 +285,24 @@ def make_subsets(manifest: str, out_dir: Path, scales: Sequence[Scale], seed: in
             wanted = [name for name, size in sizes.items() if ranks[i] < size]
             if not wanted:
                 continue
-            sups = [s for s in cut.get("supervisions") or [] if (s.get("custom") or {}).get("caption") is not None]
-            keys = [dedup_key(c[0]) for c in cut_captions(cut)]
+            # one record per caption text (a supervision may hold a list of them; missing fields: unknown)
+            caps = cut_captions(cut)
+            records = [{"custom": {DOMAIN: c[2], SOURCE: c[3], STYLE: c[1]}} for c in caps]
+            keys = [dedup_key(c[0]) for c in caps]
             if not line.endswith(b"\n"):
                 line += b"\n"
             for name in wanted:
                 handles[name].write(line)
-                if sups:
-                    tallies[name].add(float(cut["duration"]), sups, keys)
-    finally:
+                if records:
+                    tallies[name].add(float(cut["duration"]), records, keys)
+    except BaseException:
         for h in handles.values():
             h.close()
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+        raise
+    for h in handles.values():
+        h.close()
     report: Dict[str, Any] = {"manifest": str(manifest), "seed": seed, "source_weights": weights,
                               "split": {k: round(v, 4) if k == "hours" else v for k, v in total.items()},
                               "scales": {}}
@@ -253,20 +322,9 @@ def make_subsets(manifest: str, out_dir: Path, scales: Sequence[Scale], seed: in
             from audiotext.data.curation import plot_statistics
 
             plot_statistics(entry, out_dir / s.name / "subset.png")
-        _write_json(out_dir / s.name / "subset.json", dict(entry, manifest=str(manifest), seed=seed,
-                                                             source_weights=weights))
-    # subsets.json gathers every scale made so far from this manifest and hash (scales can be made
-    # one at a time: a scale's subset does not depend on the others)
-    combined = out_dir / "subsets.json"
-    if combined.is_file():
-        try:
-            earlier = json.loads(combined.read_text())
-        except ValueError:
-            earlier = {}
-        if all(earlier.get(k) == report[k] for k in ("manifest", "seed", "source_weights", "split")):
-            report["scales"] = {**{k: v for k, v in earlier.get("scales", {}).items() if k not in report["scales"]},
-                                **report["scales"]}
-    _write_json(combined, report)
+        entry["split"] = report["split"]
+        entry["fingerprint"] = _fingerprint(manifest, seed, weights, s)
+        _write_json(out_dir / s.name / "subset.json", entry)
     return report
 
 

@@ -185,13 +185,12 @@ fi
 
 if "${single}" && run_stage 4 train "${exp_dir}"; then
     if [ -z "${train_cuts}" ] && [ -n "${scale}" ]; then
+        # a scale's subset does not depend on which other scales exist: made when first used, and
+        # remade when the curated split, the scale's size, the seed or the weights changed
         train_cuts="${scale_dir}/${scale}/cuts_train.jsonl.gz"
-        if [ ! -f "${train_cuts}" ] || [ "${force}" = true ]; then
-            # a scale's subset does not depend on which other scales exist: made when first used
-            log "stage 4: the ${scale} subset of ${manifest_dir}/cuts_train.jsonl.gz (${scales_config})"
-            python -m audiotext.bin.make_subsets --cuts "${manifest_dir}/cuts_train.jsonl.gz" \
-                --scales "${scales_config}" --only "${scale}" --out-dir "${scale_dir}"
-        fi
+        log "stage 4: the ${scale} subset of ${manifest_dir}/cuts_train.jsonl.gz (${scales_config})"
+        python -m audiotext.bin.make_subsets --cuts "${manifest_dir}/cuts_train.jsonl.gz" \
+            --scales "${scales_config}" --only "${scale}" --out-dir "${scale_dir}" --reuse
     fi
     train_cuts="${train_cuts:-${manifest_dir}/cuts_train.jsonl.gz}"
     valid_cuts="${valid_cuts:-${manifest_dir}/cuts_valid.jsonl.gz}"
