@@ -119,3 +119,28 @@ def test_a_failed_run_does_not_stop_the_others(recipe_dir, capsys):
     assert "2 run(s) failed: contrastive_broken_scratch, captioning_broken_scratch" in err
     assert (recipe_dir / "exp/sweep_t/contrastive_s_scratch/results.json").is_file()
     assert "Not finished: contrastive_broken_scratch" in (recipe_dir / "exp/sweep_t/scaling.md").read_text()
+
+
+def test_a_changed_plan_never_mixes_old_runs_in(recipe_dir, capsys, caplog):
+    assert sweep.main(["--plan", "plan.yaml"]) == 0
+    text = (recipe_dir / "plan.yaml").read_text().replace("[--eval_config, e.yaml]", "[--eval_config, other.yaml]")
+    (recipe_dir / "plan.yaml").write_text(text)
+    assert sweep.main(["--plan", "plan.yaml"]) == 1
+    assert "no finished run to report" in capsys.readouterr().err  # the old runs are not tabulated as new ones
+    assert len((recipe_dir / "calls.log").read_text().splitlines()) == 6  # nothing rerun over the old folders
+    assert sum("was made by another recipe call" in r.getMessage() for r in caplog.records) == 6
+
+
+def test_a_deleted_result_is_made_again_and_a_missing_recipe_is_a_failed_run(recipe_dir, capsys):
+    assert sweep.main(["--plan", "plan.yaml"]) == 0
+    run_dir = recipe_dir / "exp/sweep_t/captioning_l_scratch"
+    (run_dir / "results.json").unlink()
+    (run_dir / ".stage5_evaluate.done").touch()  # the recipe's marker would skip the evaluation
+    assert sweep.main(["--plan", "plan.yaml"]) == 0
+    assert len((recipe_dir / "calls.log").read_text().splitlines()) == 7
+    assert not (run_dir / ".stage5_evaluate.done").exists()
+    text = (recipe_dir / "plan.yaml").read_text().replace("recipe: ./run.sh", "recipe: ./missing.sh").replace(
+        "name: t", "name: t2")
+    (recipe_dir / "plan.yaml").write_text(text)
+    assert sweep.main(["--plan", "plan.yaml"]) == 1
+    assert "cannot run ./missing.sh" in (recipe_dir / "exp/sweep_t2/logs/contrastive_s_scratch.log").read_text()

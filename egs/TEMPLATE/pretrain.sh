@@ -31,7 +31,7 @@ scale_dir=""                # where the subsets go; default ${data_dir}/scales
 init=scratch                # scratch, or a checkpoint (or exported model) whose ${init_modules} start training
 init_modules=encoder        # comma-separated submodules loaded from --init (strict: all keys must match)
 init_tag=""                 # names the init in the experiment name; default: the init's experiment folder
-train_cuts=""               # training manifest; default: the scale's subset or ${manifest_dir}/cuts_train.jsonl.gz
+train_cuts=""               # training manifest or Lhotse Shar directory; default: the scale's subset or ${manifest_dir}/cuts_train.jsonl.gz
 valid_cuts=""               # default ${manifest_dir}/cuts_valid.jsonl.gz
 eval_config=conf/eval.yaml
 eval_model=""               # model to evaluate; default ${exp_dir}/checkpoints/best
@@ -78,9 +78,10 @@ tokenizer_dir="${tokenizer_dir:-${data_dir}/tokenizer}"
 train_config="${train_config:-conf/train_${objective}.yaml}"
 scale_dir="${scale_dir:-${data_dir}/scales}"
 if [ "${init}" != scratch ] && [ -z "${init_tag}" ]; then
-    # exp/<name>/checkpoints/best -> <name>; anything else: its own folder name
+    # exp/<name>/checkpoints/best -> <name>; another checkpoint of it -> <name>-<checkpoint>
     case "${init}" in
-        */checkpoints/*) init_tag="$(basename "$(dirname "$(dirname "${init}")")")" ;;
+        */checkpoints/best) init_tag="$(basename "$(dirname "$(dirname "${init}")")")" ;;
+        */checkpoints/*) init_tag="$(basename "$(dirname "$(dirname "${init}")")")-$(basename "${init}")" ;;
         *) init_tag="$(basename "${init}")" ;;
     esac
 fi
@@ -194,6 +195,11 @@ if "${single}" && run_stage 4 train "${exp_dir}"; then
     fi
     train_cuts="${train_cuts:-${manifest_dir}/cuts_train.jsonl.gz}"
     valid_cuts="${valid_cuts:-${manifest_dir}/cuts_valid.jsonl.gz}"
+    train_data_arg=("data.train_cuts=${train_cuts}")
+    if [ -d "${train_cuts}" ]; then
+        # a Lhotse Shar directory (python -m audiotext.bin.export_shar): each rank reads its own shards
+        train_data_arg=("data.sources=[{name: train, shar: '${train_cuts}'}]")
+    fi
     init_args=()
     if [ "${init}" != scratch ]; then
         [ -e "${init}" ] || { echo "$0: --init ${init}: no such checkpoint (give scratch or a checkpoint folder)" >&2; exit 2; }
@@ -213,7 +219,7 @@ if "${single}" && run_stage 4 train "${exp_dir}"; then
     # shellcheck disable=SC2086
     "${launcher[@]}" -m audiotext.bin.train --config "${train_config}" --exp-dir "${exp_dir}" \
         --threads "${threads}" "${resume[@]}" "${tokenizer_model_arg[@]}" "${stats_arg[@]}" "${init_args[@]}" \
-        "data.train_cuts=${train_cuts}" "data.valid_cuts=${valid_cuts}" \
+        "${train_data_arg[@]}" "data.valid_cuts=${valid_cuts}" \
         ${train_args} 2>&1 | tee "${exp_dir}/logs/train.log"
     mark_done 4 "${exp_dir}" train
 fi
@@ -233,7 +239,14 @@ fi
 # no done-marker: the sweep skips its finished runs itself, and a rerun rebuilds the table
 if [ -n "${sweep_plan}" ] && [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     log "stage 7: sweep ${sweep_plan}"
-    python -m audiotext.bin.sweep --plan "${sweep_plan}"
+    # every run reads this call's data and launches as it does; training and evaluation settings
+    # come from the plan
+    shared=(--data_dir "${data_dir}" --manifest_dir "${manifest_dir}" --tokenizer_dir "${tokenizer_dir}"
+            --vocab_size "${vocab_size}" --nproc_per_node "${nproc_per_node}" --nnodes "${nnodes}"
+            --rdzv_endpoint "${rdzv_endpoint}" --max_restarts "${max_restarts}" --threads "${threads}")
+    recipe_args=()
+    for arg in "${shared[@]}"; do recipe_args+=(--recipe-arg="${arg}"); done
+    python -m audiotext.bin.sweep --plan "${sweep_plan}" "${recipe_args[@]}"
 fi
 if "${single}"; then
     log "finished stages ${stage}..${stop_stage} of ${exp_dir}"

@@ -46,7 +46,8 @@ SPEECHCRAFT_SUBSETS="${SPEECHCRAFT_SUBSETS:-}"
 # class_labels_indices.csv in AUDIOSET, the clips in AUDIOSET_AUDIO; empty: CaptionStew-mini's copy
 AUDIOSET="${AUDIOSET:-}"
 AUDIOSET_AUDIO="${AUDIOSET_AUDIO:-}"
-AUDIOSET_SUBSETS="${AUDIOSET_SUBSETS:-}"  # balanced_train,unbalanced_train,eval (default: all)
+AUDIOSET_SUBSETS="${AUDIOSET_SUBSETS:-}"  # empty: balanced_train,eval (the preparer's default; "all" adds
+                                          # unbalanced_train, ~2M clips); CaptionStew-mini's copy: all
 # manifests made by the published CaptionStew data-prep scripts (a folder of <source>.jsonl.gz)
 CAPTIONSTEW_MANIFEST="${CAPTIONSTEW_MANIFEST:-}"
 CAPTIONSTEW_MANIFEST_AUDIO="${CAPTIONSTEW_MANIFEST_AUDIO:-}"

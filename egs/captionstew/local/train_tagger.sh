@@ -20,7 +20,7 @@ db=db.sh
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [--data_dir DIR] [--exp_root DIR] [--exp_tag NAME] [--train_config YAML] [--train_args OVERRIDES] [--force true]"
 # shellcheck source=../../TEMPLATE/utils/parse_options.sh
-. "$(dirname "$0")/../../TEMPLATE/utils/parse_options.sh"
+. ../TEMPLATE/utils/parse_options.sh  # (the script has changed to the recipe folder)
 case "${db}" in */*) ;; *) db="./${db}" ;; esac
 # shellcheck source=../db.sh
 . "${db}"
@@ -35,7 +35,9 @@ if [ -z "${root}" ]; then
     AUDIOSET_SUBSETS="${AUDIOSET_SUBSETS:-all}"  # the mini's few clips: its unbalanced list too
 fi
 out="${data_dir}/corpora/audioset"
-if [ ! -f "${out}/.prepared" ] || [ "${force}" = true ]; then
+# what the manifests were prepared from: another root, audio folder or subset list prepares again
+prepared_from="${root}|${AUDIOSET_AUDIO:-}|${AUDIOSET_SUBSETS:-}"
+if [ ! -f "${out}/.prepared" ] || [ "$(cat "${out}/.prepared")" != "${prepared_from}" ] || [ "${force}" = true ]; then
     args=(audioset "${root}" "${out}")
     IFS=: read -r -a audio_dirs <<< "${AUDIOSET_AUDIO:-}"
     for dir in "${audio_dirs[@]}"; do
@@ -43,11 +45,10 @@ if [ ! -f "${out}/.prepared" ] || [ "${force}" = true ]; then
     done
     if [ -n "${AUDIOSET_SUBSETS:-}" ]; then args+=(--subsets "${AUDIOSET_SUBSETS}"); fi
     python -m audiotext.bin.prepare_corpus "${args[@]}"
-    touch "${out}/.prepared"
+    echo "${prepared_from}" > "${out}/.prepared"
 fi
 force_args=()
 [ "${force}" = true ] && force_args=(--force true)
-# shellcheck disable=SC2086
 ./run.sh --stage 4 --stop_stage 4 --train_config "${train_config}" --data_dir "${data_dir}" \
     --exp_root "${exp_root}" --exp_tag "${exp_tag}" "${force_args[@]}" \
     --train_cuts "${out}/cuts_train.jsonl.gz" --valid_cuts "${out}/cuts_test.jsonl.gz" \
