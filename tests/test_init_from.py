@@ -155,3 +155,25 @@ def test_train_cli_applies_init_from_and_exits_2_on_a_strict_mismatch(tmp_path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "init_from (strict) of encoder" in err[0]
     assert "shape mismatch" in err[0]
+
+
+def test_an_encoder_trained_on_other_features_is_refused_when_strict(tmp_path, caplog):
+    """Same shapes, other input: the checkpoint's config.yaml says 10 ms frames at 16 kHz with 80 mel
+    bins; a run with a 20 ms frame shift must not take its encoder silently."""
+    from audiotext.config import dump_yaml, to_plain
+    from audiotext.train.init import check_input_contract
+
+    source_exp = resolve({"task": "tagging", "task_conf": {"labels": ["a"]}, "tokenizer": "byte",
+                          "encoder_conf": {**ENCODER, "dropout": 0.1}})
+    ckpt = saved(tagging(1), tmp_path / "ckpt")
+    dump_yaml(to_plain(source_exp), ckpt / "config.yaml")
+    same = resolve({"task": "tagging", "task_conf": {"labels": ["a"]}, "tokenizer": "byte", "encoder_conf": ENCODER})
+    check_input_contract(str(ckpt), same, ["encoder"], strict=True)  # only dropout differs: fine
+    other = resolve({"task": "tagging", "task_conf": {"labels": ["a"]}, "tokenizer": "byte", "encoder_conf": ENCODER,
+                     "data": {"fbank": {"frame_shift_ms": 20.0}}})
+    with pytest.raises(ValueError, match=r"another data.fbank .*frame_shift_ms"):
+        init_from_checkpoint(tagging(2), InitFromConfig(checkpoint=str(ckpt)), other)
+    with caplog.at_level(logging.WARNING, logger="audiotext.train.init"):
+        init_from_checkpoint(tagging(2), InitFromConfig(checkpoint=str(ckpt), strict=False), other)
+    assert any("data.fbank differs" in r.getMessage() for r in caplog.records)
+    check_input_contract(str(ckpt), other, ["feature_mean"], strict=True)  # no encoder loaded: no check

@@ -116,7 +116,7 @@ def _set_up(args, device):
     if not (resume and latest.is_file()):
         task.prepare(feature_stats_for(exp, task, train_sources))  # before wrapping: FSDP2 shards buffers too
         # after prepare: init_from's feature_mean/feature_std, when listed, replace this run's statistics
-        init_from_checkpoint(task, exp.init_from)
+        init_from_checkpoint(task, exp.init_from, exp)
     elif exp.init_from.checkpoint:
         log.info("init_from %s is not applied: the run resumes from its own checkpoint", exp.init_from.checkpoint)
     trainer = Trainer(task, str(exp_dir), exp, device, checkpoint_files=files)

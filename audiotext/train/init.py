@@ -77,9 +77,47 @@ def weights_path(checkpoint: str) -> Path:
     return path
 
 
-def init_from_checkpoint(task: torch.nn.Module, conf: InitFromConfig) -> Optional[InitResult]:
+def _input_contract(exp) -> dict:
+    """What the audio encoder's weights assume about their input and shape beyond tensor shapes."""
+    from audiotext.config import to_plain
+
+    data = to_plain(exp.data) if not isinstance(exp.data, dict) else exp.data
+    # dropout is how training used the weights, not what they mean
+    encoder_conf = {k: v for k, v in to_plain(exp.encoder_conf).items() if "dropout" not in k}
+    return {"encoder": exp.encoder, "encoder_conf": encoder_conf, "data.fbank": data.get("fbank")}
+
+
+def check_input_contract(checkpoint: str, exp, names: Sequence[str], strict: bool) -> None:
+    """When the encoder is loaded and the checkpoint folder has its ``config.yaml`` (checkpoints
+    and exports do): the encoder name, ``encoder_conf`` and ``data.fbank`` of both runs must agree
+    (weights of the same shape can still expect another frame shift, sample rate or activation).
+    ValueError naming the keys under ``strict``; a warning otherwise."""
+    if not any(name == "encoder" or name.startswith("encoder.") for name in names):
+        return
+    config = Path(checkpoint) / "config.yaml"
+    if not config.is_file():
+        return
+    from audiotext.config import load_yaml
+
+    theirs_raw = load_yaml(str(config)) or {}
+    theirs = {"encoder": theirs_raw.get("encoder", "transformer"),
+              "encoder_conf": {k: v for k, v in (theirs_raw.get("encoder_conf") or {}).items() if "dropout" not in k},
+              "data.fbank": (theirs_raw.get("data") or {}).get("fbank")}
+    ours = _input_contract(exp)
+    differ = [k for k in ours if theirs[k] is not None and theirs[k] != ours[k]]
+    if not differ:
+        return
+    text = "; ".join(f"{k}: {theirs[k]} there, {ours[k]} here" for k in differ)
+    if strict:
+        raise ValueError(f"init_from: {config} was trained with another {', '.join(differ)} ({text}); use the same "
+                         "settings, or strict: false to load the weights anyway")
+    log.warning("init_from (strict: false): %s differs from this run (%s)", ", ".join(differ), text)
+
+
+def init_from_checkpoint(task: torch.nn.Module, conf: InitFromConfig, exp=None) -> Optional[InitResult]:
     """Load ``conf.modules`` of ``task`` from ``conf.checkpoint`` (see the module docstring);
-    None when ``conf.checkpoint`` is empty.
+    None when ``conf.checkpoint`` is empty. With ``exp`` (this run's experiment config), loading the
+    encoder also checks its input contract (:func:`check_input_contract`).
 
     Raises ValueError for an empty or repeated name, or one that matches no tensor of the task or
     of the file; :class:`~audiotext.train.checkpoint.WeightsError` (a ValueError) for keys that do
@@ -97,6 +135,8 @@ def init_from_checkpoint(task: torch.nn.Module, conf: InitFromConfig) -> Optiona
     if len(set(names)) != len(names):
         raise ValueError(f"init_from.modules: a name is listed twice: {names}")
     path = weights_path(conf.checkpoint)
+    if exp is not None:
+        check_input_contract(str(path.parent), exp, names, conf.strict)
     model_state = task.state_dict()
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:

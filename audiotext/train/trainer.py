@@ -265,6 +265,7 @@ class Trainer:
         count = 0
         last_valid: Dict[str, float] = {}
         self.place_data(data)
+        first_epoch = self.epoch  # of this start (a resume starts inside an earlier run's epoch)
         while self.step < conf.max_steps:
             if data.num_batches() == 0:
                 raise EmptyEpochError(
@@ -321,9 +322,14 @@ class Trainer:
             "skipped_valid_audio": self.valid_skips.summary(),
         }
         if hasattr(data, "dropped_cuts"):
-            # usable cuts no rank was given in the epochs this run went through: incomplete batches, and
-            # with Shar sources the batches a rank had beyond the rank with the fewest
-            summary["cuts_left_out_by_batching"] = sum(data.dropped_cuts(e) for e in range(self.epoch + 1))
+            # usable cuts no rank is given in the epochs this start went through (whole epochs, the last
+            # one too if the run stopped inside it): incomplete batches, and with Shar sources the
+            # batches a rank had beyond the rank with the fewest
+            summary["cuts_left_out_by_batching"] = sum(data.dropped_cuts(e) for e in range(first_epoch,
+                                                                                           self.epoch + 1))
+        # a metric without a value (mAP of a set without positives) is null, so the file stays JSON
+        summary["last_valid"] = {k: (v if isinstance(v, float) and math.isfinite(v) else None)
+                                 for k, v in (last_valid or {}).items()}
         if distributed.is_main():
             (self.exp_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
             if self.skips.total:
