@@ -77,10 +77,18 @@ def shutdown(barrier: bool = True) -> None:
     from tqdm import tqdm
 
     gc.collect()
-    monitor = getattr(tqdm, "monitor", None)
-    if monitor is not None:
-        monitor.exit()  # sets its stop event and joins it
-        tqdm.monitor = None
+    # each tqdm class keeps its own monitor (lhotse's tqdm.auto bars start one on tqdm_asyncio)
+    classes, seen = [tqdm], set()
+    while classes:
+        klass = classes.pop()
+        if klass in seen:
+            continue
+        seen.add(klass)
+        classes.extend(klass.__subclasses__())
+        monitor = klass.__dict__.get("monitor")
+        if monitor is not None:
+            monitor.exit()  # sets its stop event and joins it
+            klass.monitor = None
     if not is_distributed():
         return
     if barrier:
