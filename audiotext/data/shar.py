@@ -27,6 +27,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from audiotext.data.sources import ManifestIndex
+
 log = logging.getLogger(__name__)
 
 AUDIO_FORMATS = ("original", "flac", "wav")
@@ -122,7 +124,7 @@ def _cut_shards(directory: Path) -> List[Path]:
 
 # ---------------------------------------------------------------- index
 
-class SharIndex:
+class SharIndex(ManifestIndex):
     """Random access to the cuts of one Shar directory by row number (shards one after another).
 
     ``durations`` (N,) float64 seconds; ``offsets`` (N + 1,) int64 byte offsets of the cut lines in
@@ -136,30 +138,17 @@ class SharIndex:
     def __init__(self, name: str, directory: str, jsonl: Path, durations: np.ndarray, offsets: np.ndarray,
                  shard_starts: np.ndarray, audio_offsets: np.ndarray, audio_sizes: np.ndarray, tars: Sequence[str],
                  audio_names: Sequence[str]):
-        self.name = name
-        self.manifest = directory
-        self.jsonl = Path(jsonl)
-        self.durations = durations
-        self.offsets = offsets
+        super().__init__(name, jsonl, durations, offsets, directory)
         self.shard_starts = shard_starts
         self.audio_offsets = audio_offsets
         self.audio_sizes = audio_sizes
         self.tars = list(tars)
         self.audio_names = list(audio_names)
-        self._map = None
         self._files: Dict[int, int] = {}
-        self._pid = None
-
-    def __len__(self) -> int:
-        return len(self.durations)
 
     @property
     def num_shards(self) -> int:
         return len(self.tars)
-
-    @property
-    def hours(self) -> float:
-        return float(self.durations.sum()) / 3600.0
 
     def shard_of(self, row: int) -> int:
         return int(np.searchsorted(self.shard_starts, row, side="right") - 1)
