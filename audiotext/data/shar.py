@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from audiotext.data.sources import ManifestIndex
+from audiotext.data.sources import ManifestIndex, read_cut_lines
 
 log = logging.getLogger(__name__)
 
@@ -238,18 +238,9 @@ def index_shar(name: str, directory: str, cache_dir: Path) -> SharIndex:
         for shard, tar in zip(shards, tars):
             ids: List[str] = []
             with gzip.open(shard, "rb") as reader:
-                for number, line in enumerate(reader, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        item = _loads(line)
-                        durations.append(float(item["duration"]))
-                        ids.append(str(item["id"]))
-                    except (ValueError, KeyError, TypeError) as err:
-                        raise ValueError(f"{where}: {shard} line {number} is not a cut with a duration "
-                                         f"({type(err).__name__}: {err})") from None
-                    if not line.endswith(b"\n"):
-                        line += b"\n"
+                for _, line, item in read_cut_lines(reader, f"{where}: {shard}"):
+                    durations.append(float(item["duration"]))
+                    ids.append(str(item["id"]))
                     writer.write(line)
                     offsets.append(offsets[-1] + len(line))
             members = _audio_members(tar, where)

@@ -108,6 +108,22 @@ def _cache_key(path: Path) -> str:
     return hashlib.sha1(raw).hexdigest()[:16]
 
 
+def read_cut_lines(reader, where: str) -> Iterator[Tuple[int, bytes, Dict[str, Any]]]:
+    """(line number, the line ending in a newline, the parsed cut) of every non-blank line of a
+    JSON-lines cut file open in binary mode; ValueError naming ``where`` and the line for one that
+    is not a cut with an id and a duration."""
+    for number, line in enumerate(reader, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = _loads(line)
+            float(item["duration"]), item["id"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{where} line {number} is not a cut with a duration "
+                             f"({type(err).__name__}: {err})") from None
+        yield number, line if line.endswith(b"\n") else line + b"\n", item
+
+
 def index_manifest(name: str, manifest: str, cache_dir: Path) -> ManifestIndex:
     """Index ``manifest`` (cached in ``cache_dir`` under a key of its path, size and mtime).
 
@@ -138,20 +154,11 @@ def index_manifest(name: str, manifest: str, cache_dir: Path) -> ManifestIndex:
     writer = open(tmp_jsonl, "wb") if compressed else None
     try:
         with reader:
-            for number, line in enumerate(reader, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = _loads(line)
-                    durations.append(float(item["duration"]))
-                except (ValueError, KeyError, TypeError) as err:
-                    raise ValueError(f"data source {name!r}: {manifest} line {number} is not a cut with a "
-                                     f"duration ({type(err).__name__}: {err})") from None
+            for number, line, item in read_cut_lines(reader, f"data source {name!r}: {manifest}"):
+                durations.append(float(item["duration"]))
                 if len(durations) == 1 and not str(item.get("type", "")).endswith("Cut"):
                     raise ValueError(f"data source {name!r}: {manifest} is not a cut manifest (line {number} has "
                                      "no cut type: a recordings or supervisions manifest?)")
-                if not line.endswith(b"\n"):
-                    line += b"\n"
                 if writer is not None:
                     writer.write(line)
                 offsets.append(offsets[-1] + len(line))
