@@ -104,6 +104,19 @@ def test_export_command_errors(data, tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"error: cut manifest not found: {tmp_path / 'nope.jsonl.gz'}"
     assert cli.main(["--cuts", str(cuts), "--out", str(tmp_path / "o"), "--shard-size", "0"]) == 2
     assert "shard size and jobs must be >= 1" in capsys.readouterr().err
+    not_cuts = tmp_path / "not_cuts.jsonl"
+    not_cuts.write_text('{"a": 1}\n')
+    assert cli.main(["--cuts", str(not_cuts), "--out", str(tmp_path / "o2")]) == 2
+    assert f"error: {not_cuts} (cut 1) is not a Lhotse cut manifest" in capsys.readouterr().err
+    # no audio readable at all: an error, not a folder without shards passed off as an export
+    lost = tmp_path / "lost.jsonl.gz"
+    with gzip.open(lost, "wt") as f:
+        for cut in list(CutSet.from_file(cuts))[:2]:
+            d = cut.to_dict()
+            d["recording"]["sources"][0]["source"] = str(tmp_path / "gone" / f"{cut.id}.wav")
+            f.write(json.dumps(d) + "\n")
+    assert cli.main(["--cuts", str(lost), "--out", str(tmp_path / "o3")]) == 2
+    assert "no cut's audio could be read: all 2 skipped" in capsys.readouterr().err
     # several processes write the same shards
     assert cli.main(["--cuts", str(cuts), "--out", str(tmp_path / "jobs"), "--shard-size", "4", "--jobs", "2",
                      "--audio", "flac"]) == 0

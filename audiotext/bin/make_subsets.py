@@ -41,11 +41,18 @@ def main(argv=None) -> int:
             wanted = [s for s in args.only.split(",") if s]
             unknown = sorted(set(wanted) - {s.name for s in scales})
             if unknown:
-                raise ValueError(f"--only: {', '.join(unknown)} not in {args.scales} "
+                raise ValueError(f"scale(s) {', '.join(unknown)} not in {args.scales} "
                                  f"(its scales: {', '.join(s.name for s in scales)})")
             scales = [s for s in scales if s.name in wanted]
+        if Path(args.out_dir).exists() and not Path(args.out_dir).is_dir():
+            raise ValueError(f"--out-dir {args.out_dir} exists and is not a directory")
+        if Path(args.cuts).is_dir():
+            raise ValueError(f"--cuts {args.cuts} is a directory; give the curated manifest (cuts_train.jsonl.gz)")
         report = make_subsets(args.cuts, Path(args.out_dir), scales, seed=conf.seed,
                               source_weights=conf.source_weights, plots=not args.no_plots, reuse=args.reuse)
+    except UnicodeDecodeError:
+        print(f"error: --scales {args.scales} is not a YAML text file", file=sys.stderr)
+        return 2
     except (ConfigError, FileNotFoundError, LayoutError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -105,6 +105,10 @@ def main(argv=None) -> int:
     out_dir = plan.out_dir
     plan.recipe_args = list(args.recipe_arg) + list(plan.recipe_args)
     if args.dry_run:
+        for name in sorted({r.init for r in runs if r.init != "scratch"}):
+            spec = plan.inits[name]
+            if not init_ready(spec.checkpoint) and spec.make:
+                print(f"{shlex.join(spec.make)}    # makes init {name}: {spec.checkpoint}")
         for run in runs:
             print(shlex.join(recipe_command(plan, run)))
         return 0

@@ -81,14 +81,16 @@ def export_shar(cuts: str, out_dir: str, audio: str = "original", shard_size: in
             raise ValueError(f"output directory {out} already holds Shar shards ({held[0]}, {len(held)} files "
                              "in all); give an empty or new directory")
     out.mkdir(parents=True, exist_ok=True)
-    manifest = CutSet.from_file(source)
-    if manifest is None:
-        raise ValueError(f"cut manifest {cuts} holds no cuts")
     wanted: List[str] = []
     seconds: Dict[str, float] = {}
-    for cut in manifest:
-        wanted.append(cut.id)
-        seconds[cut.id] = cut.duration
+    try:
+        manifest = CutSet.from_file(source)
+        for cut in manifest or []:
+            wanted.append(cut.id)
+            seconds[cut.id] = cut.duration
+    except (TypeError, ValueError, KeyError, AttributeError) as err:  # lhotse's errors for a line that is no cut
+        raise ValueError(f"{cuts} (cut {len(wanted) + 1}) is not a Lhotse cut manifest "
+                         f"({type(err).__name__}: {err})") from None
     if not wanted:
         raise ValueError(f"cut manifest {cuts} holds no cuts")
     manifest.map(_without_features).to_shar(out, fields={"recording": audio}, shard_size=shard_size,
@@ -110,6 +112,9 @@ def export_shar(cuts: str, out_dir: str, audio: str = "original", shard_size: in
     tmp = out / (INFO_FILE + ".tmp")
     tmp.write_text(json.dumps(info, indent=2) + "\n")
     os.replace(tmp, out / INFO_FILE)
+    if not written:
+        raise ValueError(f"no cut's audio could be read: all {len(wanted)} skipped (first: {', '.join(skipped[:3])}); "
+                         f"{out} holds no shards (see {INFO_FILE} there)")
     return info
 
 

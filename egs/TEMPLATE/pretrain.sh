@@ -69,6 +69,9 @@ for value in "${stage}" "${stop_stage}" "${nproc_per_node}" "${nnodes}" "${max_r
     [[ "${value}" =~ ^[0-9]+$ ]] || { echo "$0: --stage, --stop_stage, --nproc_per_node, --nnodes and --max_restarts take integers, got '${value}'" >&2; exit 2; }
 done
 [ "$#" -eq 0 ] || { echo "$0: unexpected arguments: $*" >&2; exit 2; }
+if [ -n "${sweep_plan}" ] && [ ! -f "${sweep_plan}" ]; then  # before stages 0-3 spend minutes
+    echo "$0: --sweep_plan ${sweep_plan}: not found" >&2; exit 2
+fi
 
 recipe="$(basename "$(pwd)")"
 # evaluation configs name their probe sets as ${DATA_DIR}/... (audiotext.config.expand_path)
@@ -178,7 +181,6 @@ fi
 single=true
 if [ -n "${sweep_plan}" ]; then
     single=false
-    [ -f "${sweep_plan}" ] || { echo "$0: --sweep_plan ${sweep_plan}: not found" >&2; exit 2; }
     if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 4 ]; then
         log "stages 4-6: the sweep (stage 7) trains and evaluates each run of ${sweep_plan}"
     fi
