@@ -1,19 +1,28 @@
 """GPU check: attention paths agree on CUDA, bf16 training runs, and step speed per path.
 
-    python bench/gpu_check.py [--out DIR]
+    python bench/gpu_check.py [--out DIR] [--wheels DIR] [--budget-seconds 480]
+
+flash-attn: when the device's torch cannot import it and ``--wheels`` (default ``.whl`` in the
+repository root) holds a ``flash_attn-*.whl`` built for that torch and CUDA, it is installed from
+there into a temporary folder first (no network: the device reaches nothing outside). Sections run
+in order of importance and a section is skipped, and reported as skipped, when the time left of
+``--budget-seconds`` is under its estimate, so the whole check fits one device call.
 
 Prints (1) dispatch equivalence on CUDA (SDPA vs math, fp32 and bf16, padded, causal),
 (2) the mini recipe's model: training step time fp32 vs bf16 autocast and SDPA vs math, as
 ratios measured in the same run, (3) a real `audiotext.bin.train` run on CUDA (precision auto ->
 bf16) on a generated toy corpus, whose checkpoint then loads through the HEAR API on CPU,
-(4) the generative side: captioning and joint training runs on CUDA, the causal mask on CUDA,
+(4) the encoder benchmark (``bench/encoder_speed.py --size large``: training throughput and MFU of
+a ~100M-parameter Transformer encoder per attention path, Zipformer M against a Transformer of equal
+size), (5) the generative side: captioning and joint training runs on CUDA, the causal mask on CUDA,
 greedy/beam decoding and caption log-likelihoods on CUDA against CPU for the same checkpoint,
-and training step time of the three objectives as ratios to the contrastive one.
+and (6) training step time of the three objectives as ratios to the contrastive one.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -25,6 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from audiotext.data.batch import Batch  # noqa: E402  (after the path is set)
 
@@ -196,23 +206,71 @@ def objective_timing(report):
         report[f"ratio.{name}_vs_contrastive_step_time"] = steps[name] / steps["contrastive"]
 
 
+def install_flash_attn(report, wheel_dir: Path, target: Path) -> None:
+    """Make flash-attn importable from a carried wheel when the device has none."""
+    try:
+        import flash_attn  # noqa: F401  (the device's own)
+
+        report["flash_attn.source"] = "installed on the device"
+        return
+    except Exception as err:  # ImportError, or a build for another torch/CUDA
+        report["flash_attn.device_import_error"] = repr(err)
+    wheels = sorted(wheel_dir.glob("flash_attn-*.whl"))
+    if not wheels:
+        report["flash_attn.source"] = f"none: no flash_attn-*.whl in {wheel_dir}"
+        return
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target",
+                           str(target), str(wheels[-1])], capture_output=True, text=True)
+    if done.returncode != 0:
+        report["flash_attn.source"] = f"{wheels[-1].name} did not install: {done.stderr.strip()[-500:]}"
+        return
+    sys.path.insert(0, str(target))
+    report["flash_attn.source"] = wheels[-1].name
+
+
+def encoder_speed(report, out: Path):
+    """bench/encoder_speed.py at the GPU size, its table and JSON next to this report."""
+    import encoder_speed as bench
+
+    out.mkdir(parents=True, exist_ok=True)
+    report["encoder_speed.rc"] = bench.main(["--device", "cuda", "--size", "large", "--out", str(out)])
+    report["encoder_speed"] = json.loads((out / "encoder_speed.json").read_text())
+
+
+# (name, estimated seconds on an H200): the order is the order of importance
+SECTION_ESTIMATES = (("attention", 10), ("encoder_speed", 150), ("train_cli", 60), ("timing", 30),
+                     ("generative", 120), ("objective_timing", 30))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="")
+    parser.add_argument("--wheels", default=str(ROOT / ".whl"), help="folder of carried wheels (flash-attn)")
+    parser.add_argument("--budget-seconds", type=float, default=480.0, help="skip sections that would run past it")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("no CUDA device: nothing to check")
         return 1
-    report = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
+    start = time.time()
+    report = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "cuda": torch.version.cuda}
     with tempfile.TemporaryDirectory() as tmp:
-        sections = (("attention", attention_equivalence), ("train_cli", lambda r: train_run(r, Path(tmp))),
-                    ("timing", step_timing), ("generative", lambda r: generative_runs(r, Path(tmp))),
-                    ("objective_timing", objective_timing))
-        for name, fn in sections:
+        install_flash_attn(report, Path(args.wheels), Path(tmp) / "site")
+        out = Path(args.out) if args.out else Path(tmp) / "out"
+        functions = {"attention": attention_equivalence, "train_cli": lambda r: train_run(r, Path(tmp)),
+                     "encoder_speed": lambda r: encoder_speed(r, out), "timing": step_timing,
+                     "generative": lambda r: generative_runs(r, Path(tmp)), "objective_timing": objective_timing}
+        for name, estimate in SECTION_ESTIMATES:
+            left = args.budget_seconds - (time.time() - start)
+            if left < estimate:
+                report[f"{name}.skipped"] = f"{left:.0f} s of the budget left, the section takes ~{estimate} s"
+                continue
+            section_start = time.time()
             try:
-                fn(report)
+                functions[name](report)
             except Exception as err:  # keep going: every section reports on its own
                 report[f"{name}.error"] = repr(err)
+            report[f"{name}.seconds"] = round(time.time() - section_start, 1)
+    report["total_seconds"] = round(time.time() - start, 1)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:
