@@ -323,3 +323,46 @@ def test_eden_settings_are_checked():
         SCHEDULERS.build("eden", {"lr_epochs": 0}, opt, 10)
     with pytest.raises(ValueError, match="0 <= warmup_start <= 1"):
         SCHEDULERS.build("eden", {"warmup_start": 1.5}, opt, 10)
+
+
+# ------------------------------------------------------------------ the trainer
+def test_a_trainer_run_with_scaled_adam_and_eden_resumes_exactly(tmp_path):
+    """A tiny contrastive run (8 clips: one step per epoch, so every step crosses an epoch
+    boundary and the trainer passes the epoch to Eden): the saved scheduler state holds the
+    epoch, the lr is Eden's at (step, epoch), and a run resumed from step 2 ends, bit for bit,
+    with the weights of the run never interrupted."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from audiotext.bin import train as train_cli
+    from audiotext.train.checkpoint import write_latest
+    from fixtures import make_corpus
+
+    cuts = make_corpus(tmp_path / "data", num_clips=8, seed=2)
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(
+        "tokenizer: byte\n"
+        "encoder_conf: {d_model: 32, num_layers: 1, num_heads: 2, d_ff: 64, subsampling_channels: 8}\n"
+        "text_encoder_conf: {d_model: 32, num_layers: 1, num_heads: 2, d_ff: 64}\n"
+        "objective_conf: {embed_dim: 16}\n"
+        "optim: scaled_adam\noptim_conf: {clipping_update_period: 4}\n"
+        "scheduler: eden\nscheduler_conf: {lr_batches: 4, lr_epochs: 1, warmup_batches: 2}\n"
+        f"data: {{train_cuts: {cuts}, max_duration: 5, num_buckets: 2, num_workers: 0, feature_stats_clips: 4}}\n"
+        "trainer: {max_steps: 4, save_interval: 2, log_interval: 1, progress_bar: false, grad_clip: 0}\n")
+    exp = tmp_path / "exp"
+    assert train_cli.main(["--config", str(cfg), "--exp-dir", str(exp)]) == 0
+    ckpts = exp / "checkpoints"
+    state = torch.load(ckpts / "step-00000004" / "trainer_state.pt", weights_only=True)
+    assert state["step"] == 4 and state["epoch"] == 3 == state["scheduler"]["train_epoch"]
+    # the lr of the next step: base lr x Eden at step 4, epoch 3
+    assert state["scheduler"]["_last_lr"] == [pytest.approx(LR * eden_factor(4, 3, 4.0, 1.0, 2.0, 0.5), rel=1e-15)]
+    assert state["optimizer"]["state"][0]["clip_steps"] == 4
+    whole = load_file(str(ckpts / "step-00000004" / "model.safetensors"))
+
+    shutil.rmtree(ckpts / "step-00000004")  # as if killed after the save at step 2
+    write_latest(ckpts, "step-00000002")
+    assert train_cli.main(["--config", str(cfg), "--exp-dir", str(exp), "--resume"]) == 0
+    resumed = load_file(str(ckpts / "step-00000004" / "model.safetensors"))
+    assert whole.keys() == resumed.keys()
+    assert [k for k in whole if not torch.equal(whole[k], resumed[k])] == []
