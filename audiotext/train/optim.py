@@ -75,8 +75,9 @@ def _is_dtensor(p: torch.Tensor) -> bool:
 
 @register_optimizer("scaled_adam")
 class ScaledAdam(torch.optim.Optimizer):
-    """ScaledAdam (Yao et al. 2024, "Zipformer: a faster and better encoder for automatic speech
-    recognition", ICLR, section 4; icefall's ``zipformer/optim.py`` is the published code).
+    """ScaledAdam (Yao et al., "Zipformer: a faster and better encoder for automatic speech
+    recognition", ICLR 2024, arXiv:2310.11230, its ScaledAdam section; icefall's
+    ``egs/librispeech/ASR/zipformer/optim.py`` is the published code).
 
     Each parameter tensor ``p`` (more than one element) moves, per step, by
 
