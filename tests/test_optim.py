@@ -1,12 +1,18 @@
 """Optimizers and schedulers: ScaledAdam's scale-relative updates, learned scale, scalars and median
 clipping; Eden's factor against hand-computed values; exact state round trips through
 torch.load(weights_only=True); a small regression trained with scaled_adam + eden; a real run of
-the trainer with them, resumed exactly."""
+the trainer with them, resumed exactly; ScaledAdam on FSDP2's sharded parameters (2 processes)
+equal to one process, and resumed exactly."""
 from __future__ import annotations
 
 import copy
 import io
 import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +21,8 @@ from audiotext.config import ConfigError
 from audiotext.train.optim import OPTIMIZERS, SCHEDULERS, Eden, ScaledAdam, eden_factor
 
 LR, BETA1 = 0.045, 0.9
+ROOT = Path(__file__).resolve().parents[1]
+TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
 
 
 class Params(torch.nn.Module):
@@ -366,3 +374,33 @@ def test_a_trainer_run_with_scaled_adam_and_eden_resumes_exactly(tmp_path):
     resumed = load_file(str(ckpts / "step-00000004" / "model.safetensors"))
     assert whole.keys() == resumed.keys()
     assert [k for k in whole if not torch.equal(whole[k], resumed[k])] == []
+
+
+# ------------------------------------------------------------------ FSDP2
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found beside the interpreter")
+def test_on_fsdp2_shards_it_equals_one_process_and_resumes_exactly(tmp_path):
+    """tests/optim_fsdp2_check.py on 2 processes (a 7-row matrix: uneven shards; a one-element
+    parameter; a clipped step): 12 steps end where one process ends (up to float summation order
+    over the shards), the clipping counts agree, and the run reloaded from its full state at step 7
+    ends bit for bit where it ended."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import optim_fsdp2_check as check
+
+    out = tmp_path / "fsdp2.pt"
+    script = ROOT / "tests" / "optim_fsdp2_check.py"
+    run = subprocess.run([TORCHRUN, "--standalone", "--nproc_per_node", "2", str(script), str(out)],
+                         env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    sharded = torch.load(out, weights_only=True)
+    task, model, opt = check.make(None)
+    check.train(model, opt, check.batches(12))
+    single = task.state_dict()
+    assert sharded["end"].keys() == single.keys()
+    for name, value in single.items():
+        torch.testing.assert_close(sharded["end"][name], value, rtol=0, atol=1e-6, msg=name)
+        assert torch.equal(sharded["resumed"][name], sharded["end"][name]), name
+    assert sharded["stats"]["clipped"] == opt.clip_stats()["clipped"] == 1
+    assert sharded["stats"]["steps"] == 12
+    # the saved state is full: moments at the parameter's whole shape
+    assert sharded["state"]["state"]["block.linear.weight"]["exp_avg_sq"].shape == (7, 6)

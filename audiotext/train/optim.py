@@ -69,8 +69,23 @@ class WarmupCosine(LambdaLR):
         super().__init__(optimizer, lambda s: warmup_cosine(s, conf.warmup_steps, max_steps, conf.min_lr_ratio))
 
 
-def _is_dtensor(p: torch.Tensor) -> bool:
-    return type(p).__name__ == "DTensor"
+def _is_dtensor(t: torch.Tensor) -> bool:
+    return type(t).__name__ == "DTensor"
+
+
+def _local(t: torch.Tensor) -> torch.Tensor:
+    """This rank's part of a DTensor (FSDP2's shard; in-place changes reach the DTensor), else ``t``."""
+    return t.to_local() if _is_dtensor(t) else t
+
+
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """A reduction over a DTensor as a plain tensor, the same on every rank (a collective)."""
+    return t.full_tensor() if _is_dtensor(t) else t
+
+
+def _tensor_rms(p: torch.Tensor) -> torch.Tensor:
+    # a sum over the shards then / numel: a mean of uneven shards' means would be wrong
+    return (_full(p.detach().float().pow(2).sum()) / p.numel()).sqrt()
 
 
 @register_optimizer("scaled_adam")
@@ -112,10 +127,10 @@ class ScaledAdam(torch.optim.Optimizer):
 
     State: tensors in the parameter's dtype, step counters and counts as Python ints, so
     ``state_dict`` survives ``torch.save`` / ``torch.load(weights_only=True)`` and a resumed run
-    continues bit for bit. The clipping window lives in the state of the first parameter. Plain
-    tensors only: FSDP2's sharded (DTensor) parameters are refused at construction, since the
-    per-tensor RMS and the global norm would need reductions over the shards (use
-    ``trainer.strategy: ddp`` or ``optim: adamw``).
+    continues bit for bit. The clipping window lives in the state of the first parameter.
+    FSDP2's sharded (DTensor) parameters: the RMS, the scale gradients and the clipping norm are
+    reduced over the whole tensor (collectives, the same on every rank), the elementwise work is
+    done on each rank's shard, and the moments are DTensors sharded like their parameter.
     """
 
     @dataclass
@@ -149,11 +164,6 @@ class ScaledAdam(torch.optim.Optimizer):
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("ScaledAdam: the model has no trainable parameters")
-        sharded = [n for n, p in model.named_parameters() if _is_dtensor(p)]
-        if sharded:
-            raise ValueError(f"optim scaled_adam does not support FSDP2's sharded (DTensor) parameters "
-                             f"({sharded[0]}, ...): its per-tensor RMS and clipping norm would need reductions "
-                             "over the shards; use trainer.strategy: ddp, or optim: adamw with fsdp2")
         defaults = dict(lr=conf.lr, betas=(conf.beta1, conf.beta2), eps=conf.eps, clipping_scale=conf.clipping_scale,
                         clipping_update_period=conf.clipping_update_period, scalar_lr_scale=conf.scalar_lr_scale,
                         param_min_rms=conf.param_min_rms, param_max_rms=conf.param_max_rms,
@@ -173,7 +183,7 @@ class ScaledAdam(torch.optim.Optimizer):
                 "threshold": s.get("last_threshold", 0.0)}
 
     def _rms(self, p: torch.Tensor, group) -> torch.Tensor:
-        return p.detach().float().pow(2).mean().sqrt().clamp(group["param_min_rms"], group["param_max_rms"])
+        return _tensor_rms(p).clamp(group["param_min_rms"], group["param_max_rms"])
 
     def _clip_factor(self, with_grad) -> float:
         """Records this step's normalised gradient norm; returns the factor the gradients are to be
@@ -185,25 +195,28 @@ class ScaledAdam(torch.optim.Optimizer):
         for group, p in with_grad:
             g = p.grad.detach().double()
             weight = group["scalar_lr_scale"] if p.numel() == 1 else self._rms(p, group).double()
-            sumsq = sumsq + g.pow(2).sum() * weight ** 2
+            sumsq = sumsq + _full(g.pow(2).sum()) * weight ** 2
         norm = float(sumsq.sqrt())
-        s["clip_steps"] = s.get("clip_steps", 0) + 1
+        if "clip_steps" not in s:
+            # every key from the start, the window at its full length: FSDP2's state loading matches
+            # the saved state key by key (list items too) against one this optimizer has made
+            s.update(clip_steps=0, num_clipped=0, num_nonfinite=0, last_grad_norm=0.0, last_threshold=0.0,
+                     recent_norms=[0.0] * period, recent_count=0)
+        s["clip_steps"] += 1
         s["last_grad_norm"] = norm
         if not math.isfinite(norm):
-            s["num_nonfinite"] = s.get("num_nonfinite", 0) + 1
+            s["num_nonfinite"] += 1
             return 0.0
-        # the window: a ring of norms (float64, so the median is exact), filled as steps come
-        norms = s.setdefault("recent_norms", [])
-        at = s.get("recent_at", 0)
-        if len(norms) < period:
-            norms.append(norm)
-        else:
-            norms[at] = norm
-        s["recent_at"] = (at + 1) % period
-        threshold = group0["clipping_scale"] * sorted(norms)[(len(norms) - 1) // 2]
+        # the window: a ring of the last `period` norms as Python floats (float64, and not cast to the
+        # parameters' dtype when the state is loaded, so a resumed run's median is the same)
+        count = s["recent_count"]
+        s["recent_norms"][count % period] = norm
+        s["recent_count"] = count + 1
+        window = sorted(s["recent_norms"][:min(count + 1, period)])
+        threshold = group0["clipping_scale"] * window[(len(window) - 1) // 2]
         s["last_threshold"] = threshold
         if group0["clipping_scale"] > 0 and norm > threshold:
-            s["num_clipped"] = s.get("num_clipped", 0) + 1
+            s["num_clipped"] += 1
             return threshold / norm
         return 1.0
 
@@ -233,16 +246,17 @@ class ScaledAdam(torch.optim.Optimizer):
     def _update(self, group, p: torch.Tensor, state) -> None:
         beta1, beta2 = group["betas"]
         lr, eps = group["lr"], group["eps"]
-        g = p.grad
         if "step" not in state:
             state["step"] = 0
             state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["momentum"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             if p.numel() > 1:
                 state["scale_grads"] = torch.zeros(group["size_update_period"], dtype=p.dtype, device=p.device)
-                state["scale_exp_avg_sq"] = torch.zeros((), dtype=p.dtype, device=p.device)
+                # shape (1,), not 0-dim: torch's FSDP2 state loading moves 0-dim tensors to the CPU
+                state["scale_exp_avg_sq"] = torch.zeros(1, dtype=p.dtype, device=p.device)
         step = state["step"]
-        v = state["exp_avg_sq"]
+        scale_grad = _full((p * p.grad).sum()) if p.numel() > 1 else None  # dL/d(log scale), before p moves
+        g, v = _local(p.grad), _local(state["exp_avg_sq"])
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
         direction = g / (v / (1 - beta2 ** (step + 1))).sqrt().add_(eps)
         if p.numel() == 1:
@@ -251,19 +265,19 @@ class ScaledAdam(torch.optim.Optimizer):
             rms = self._rms(p, group).to(p.dtype)
             delta = direction.mul_(rms).mul_(-lr)
             period = group["size_update_period"]
-            scale_grads = state["scale_grads"]
-            scale_grads[step % period] = (p * g).sum()  # dL/d(log scale)
+            state["scale_grads"][step % period] = scale_grad
             if step % period == period - 1:
-                delta.add_(p * self._scale_step(group, p, state, step // period + 1))
-        m = state["momentum"]
+                delta.add_(_local(p) * self._scale_step(group, p, state, step // period + 1))
+        m = _local(state["momentum"])
         m.mul_(beta1).add_(delta, alpha=1 - beta1)
-        p.add_(m)
+        local = _local(p)
+        local.add_(m)
         if p.numel() == 1:
-            p.clamp_(-group["scalar_max"], group["scalar_max"])
+            local.clamp_(-group["scalar_max"], group["scalar_max"])
         state["step"] = step + 1
 
     def _scale_step(self, group, p: torch.Tensor, state, updates: int) -> torch.Tensor:
-        """The relative change of ``p``'s scale at the ``updates``-th scale update (a 0-dim tensor)."""
+        """The relative change of ``p``'s scale at the ``updates``-th scale update (shape (1,))."""
         beta2 = group["betas"][1] ** group["size_update_period"]  # one update per period
         grads = state["scale_grads"]
         v = state["scale_exp_avg_sq"]
@@ -271,7 +285,7 @@ class ScaledAdam(torch.optim.Optimizer):
         v_hat = v / (1 - beta2 ** updates)
         s = -group["lr"] * group["scalar_lr_scale"] * grads.sum() / (v_hat.sqrt() + group["eps"])
         s = s.clamp(-0.1, 0.1)  # a bounded step either way, for stability
-        rms = p.float().pow(2).mean().sqrt().to(p.dtype)
+        rms = _tensor_rms(p).to(p.dtype)
         if rms < group["param_min_rms"]:
             s = s.clamp(min=0.0)  # too small already: may grow, not shrink
         # never past param_max_rms: (1 + s) rms <= param_max_rms
