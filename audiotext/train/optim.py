@@ -99,7 +99,9 @@ class ScaledAdam(torch.optim.Optimizer):
     * ``-lr * clamp(rms(p), param_min_rms, param_max_rms) * g / (sqrt(v) + eps)``: Adam's
       normalised direction (second moment ``v`` with ``beta2``, bias-corrected) times the tensor's
       RMS, so the change is relative to the tensor's scale: ``p`` and ``100 p`` change by the same
-      fraction. The RMS is read from ``p`` at every step.
+      fraction. The RMS is read from ``p`` at every step (the toolkit refreshes it once per
+      ``size_update_period``); ``v`` is always bias-corrected (the toolkit stops once the
+      correction is under 1 %).
     * every ``size_update_period`` steps, ``p * s``: the learned change of the tensor's scale. With
       ``p = exp(a) p'``, ``dL/da = sum(p * g)``; those sums over the period are the gradient of a
       scalar ``a`` that Adam (its own second moment, ``beta2 ** size_update_period`` per update)
@@ -107,7 +109,7 @@ class ScaledAdam(torch.optim.Optimizer):
       while ``rms(p) < param_min_rms`` and never takes ``rms(p)`` above ``param_max_rms``.
 
     Both are summed, then smoothed by momentum (``beta1``, without bias correction: the first steps
-    are smaller, which the paper keeps for stability) and added to ``p``. Scalars (one element) move
+    are smaller, which the toolkit keeps for stability) and added to ``p``. Scalars (one element) move
     by plain Adam at ``lr * scalar_lr_scale`` with the same momentum, then are clamped to
     ``+-scalar_max``.
 
