@@ -312,6 +312,8 @@ class Trainer:
                     "(e.g. task_conf.label_field)")
             self.epoch += 1
             data.set_epoch(self.epoch)
+            if hasattr(self.scheduler, "set_epoch"):  # a schedule over epochs (eden); saved in its state
+                self.scheduler.set_epoch(self.epoch)
         bar.close()
         if valid_data is None:
             self.save(data, name="best")
