@@ -334,7 +334,7 @@ def test_eden_settings_are_checked():
 
 
 # ------------------------------------------------------------------ the trainer
-def test_a_trainer_run_with_scaled_adam_and_eden_resumes_exactly(tmp_path):
+def test_a_trainer_run_with_scaled_adam_and_eden_resumes_exactly(tmp_path, capsys):
     """A tiny contrastive run (8 clips: one step per epoch, so every step crosses an epoch
     boundary and the trainer passes the epoch to Eden): the saved scheduler state holds the
     epoch, the lr is Eden's at (step, epoch), and a run resumed from step 2 ends, bit for bit,
@@ -358,6 +358,11 @@ def test_a_trainer_run_with_scaled_adam_and_eden_resumes_exactly(tmp_path):
         "scheduler: eden\nscheduler_conf: {lr_batches: 4, lr_epochs: 1, warmup_batches: 2}\n"
         f"data: {{train_cuts: {cuts}, max_duration: 5, num_buckets: 2, num_workers: 0, feature_stats_clips: 4}}\n"
         "trainer: {max_steps: 4, save_interval: 2, log_interval: 1, progress_bar: false, grad_clip: 0}\n")
+    # the trainer's fixed-norm clipping on top of ScaledAdam's own is refused, naming the fix
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(cfg.read_text().replace("grad_clip: 0", "grad_clip: 1.0"))
+    assert train_cli.main(["--config", str(twice), "--exp-dir", str(tmp_path / "twice")]) == 2
+    assert "set trainer.grad_clip: 0 (it is 1.0)" in capsys.readouterr().err
     exp = tmp_path / "exp"
     assert train_cli.main(["--config", str(cfg), "--exp-dir", str(exp)]) == 0
     ckpts = exp / "checkpoints"

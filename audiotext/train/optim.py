@@ -124,7 +124,7 @@ class ScaledAdam(torch.optim.Optimizer):
     how often that happened. The toolkit recomputes the threshold only every period (and doubles
     it at its first estimates); here it is the median of the window at every step. With this
     optimizer set ``trainer.grad_clip: 0`` (the trainer's fixed-norm clipping would distort the
-    median). A step whose gradient norm is not finite changes nothing and is counted
+    median; the trainer refuses it otherwise, and logs this optimizer's norm as ``grad_norm``). A step whose gradient norm is not finite changes nothing and is counted
     (``clip_stats()["nonfinite_steps"]``).
 
     State: tensors in the parameter's dtype, step counters and counts as Python ints, so
@@ -148,6 +148,8 @@ class ScaledAdam(torch.optim.Optimizer):
         param_max_rms: float = 3.0
         scalar_max: float = 10.0  # scalars are clamped to +-this
         size_update_period: int = 4  # steps between updates of each tensor's scale
+
+    clips_gradients = True  # the trainer leaves clipping to it (trainer.grad_clip must be 0)
 
     def __init__(self, conf: "ScaledAdam.Config", model: torch.nn.Module):
         if not conf.lr > 0:

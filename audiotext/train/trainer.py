@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from audiotext.config import ConfigError
 from audiotext.data.dataset import SkipCounter
 from audiotext.train import distributed
 from audiotext.train.checkpoint import (RANK_STATE, STATE, WEIGHTS, begin_checkpoint, commit_checkpoint,
@@ -86,6 +87,10 @@ class Trainer:
         self.model = self.strategy.wrap(task, device)
         # built after wrapping: FSDP2 replaces the parameters with sharded ones
         self.optimizer = OPTIMIZERS.build(exp.optim, exp.optim_conf, self.model, where="optim_conf")
+        if getattr(self.optimizer, "clips_gradients", False) and conf.grad_clip > 0:
+            # two clippings in a row: the fixed norm would distort the optimizer's own threshold
+            raise ConfigError(f"optim {exp.optim!r} clips gradients itself (optim_conf.clipping_scale); "
+                              f"set trainer.grad_clip: 0 (it is {conf.grad_clip})")
         self.scheduler = SCHEDULERS.build(exp.scheduler, exp.scheduler_conf, self.optimizer, conf.max_steps,
                                           where="scheduler_conf")
         self.step = 0
@@ -246,6 +251,8 @@ class Trainer:
         grad_norm = (self.strategy.clip_grad_norm(self.model, self.conf.grad_clip) if self.conf.grad_clip > 0
                      else torch.zeros(()))
         self.optimizer.step()
+        if getattr(self.optimizer, "clips_gradients", False):
+            grad_norm = self.optimizer.clip_stats()["grad_norm"]  # the norm it measured, before clipping
         self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         self.task.after_optimizer_step()
