@@ -495,3 +495,37 @@ def test_models_do_not_pack_without_flash(pack_counts):
     assert pack_counts == {"from_padded": 0, "to_padded": 0}
     with pytest.raises(RuntimeError, match="flash"):
         audio_encoder("flash")(rand(2, 30, 80, seed=0), torch.tensor([30, 12]))
+
+
+def test_packed_blocks_under_fsdp2(flash, tmp_path):
+    """FSDP2 reshards a block's parameters after its forward and unshards them in its backward
+    pre-hook, which it registers on the tensors it finds in the block's output: PackedBatch
+    must be a pytree node for that (without it, backward fails on freed parameter storage)."""
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    from audiotext.models.transformer import TransformerBlock
+
+    assert not dist.is_initialized()
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path}/pg", rank=0, world_size=1)
+    try:
+        plain, sharded = audio_encoder("flash"), audio_encoder("flash")
+        sharded.load_state_dict(plain.state_dict())
+        mesh = init_device_mesh("cpu", (1,))
+        for module in sharded.modules():
+            if isinstance(module, TransformerBlock):
+                fully_shard(module, mesh=mesh)
+        fully_shard(sharded, mesh=mesh)
+        feats, lens = rand(3, 61, 80, seed=1), torch.tensor([61, 20, 40])
+        grads = []
+        for enc in (plain, sharded):
+            out, _ = enc(feats, lens)
+            (out * rand(*out.shape, seed=2)).sum().backward()
+            grads.append({n.replace("_fsdp_wrapped_module.", ""): getattr(p.grad, "full_tensor", lambda g=p.grad: g)()
+                          for n, p in enc.named_parameters()})
+        assert len(flash.calls) == 6  # both ran packed
+        assert grads[0].keys() == grads[1].keys()
+        assert max(max_diff(grads[0][n], grads[1][n]) for n in grads[0]) <= TOL
+    finally:
+        dist.destroy_process_group()
