@@ -105,8 +105,8 @@ class PackedBatch:
         if x.dim() < 2 or lengths.shape != x.shape[:1]:
             raise ValueError(f"from_padded needs x (batch, time, ...) and lengths (batch,); "
                              f"got x {tuple(x.shape)}, lengths {tuple(lengths.shape)}")
-        max_len = int(lengths.max()) if lengths.numel() else 0
-        if max_len > x.shape[1] or (lengths.numel() and int(lengths.min()) < 0):
+        min_len, max_len = (int(t) for t in lengths.aminmax()) if lengths.numel() else (0, 0)
+        if max_len > x.shape[1] or min_len < 0:
             raise ValueError(f"lengths {lengths.tolist()} do not fit a padded time axis of {x.shape[1]}")
         lengths = lengths.to(device=x.device)
         mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
