@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from audiotext.models.attention import PackedBatch, uses_packing
 from audiotext.models.transformer import MultiHeadAttention, lengths_to_mask
 from audiotext.registry import Registry
 
@@ -34,7 +35,11 @@ class MeanPooling(Pooling):
 
 @register_pooling("attention")
 class AttentionPooling(Pooling):
-    """A learned query attends over the frames (multi-head, padding-masked)."""
+    """A learned query attends over the frames (multi-head, padding-masked).
+
+    On flash-attn (``uses_packing``) the frames are packed once (the norm and key/value
+    projections then skip padding) and the query side is one token per clip
+    (cu_seqlens_q = 0, 1, .., B)."""
 
     @dataclass
     class Config:
@@ -47,6 +52,12 @@ class AttentionPooling(Pooling):
         self.attn = MultiHeadAttention(dim, conf.num_heads)
 
     def forward(self, frames, lengths):
+        batch = frames.shape[0]
+        if uses_packing(self.attn.backend, frames):
+            memory = PackedBatch.from_padded(frames, lengths).map(self.norm)
+            one_each = torch.arange(batch + 1, dtype=torch.int32, device=frames.device)
+            query = PackedBatch(self.query[0].expand(batch, -1), one_each, 1)
+            return self.attn(query, memory=memory).values
         mask = lengths_to_mask(lengths, frames.shape[1])
-        query = self.query.expand(frames.shape[0], -1, -1)
+        query = self.query.expand(batch, -1, -1)
         return self.attn(query, memory=self.norm(frames), memory_mask=mask)[:, 0]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from audiotext.models.attention import PackedBatch, map_values, uses_packing
 from audiotext.models.transformer import TransformerBlock, lengths_to_mask
 
 
@@ -27,6 +28,11 @@ class TextDecoder(nn.Module):
 
     The embedding table has one extra row, ``mask_id == vocab_size``: the input token of
     parallel (non-autoregressive) decoding. It is never predicted.
+
+    When the attention runs on flash-attn (``uses_packing``) the token states are packed
+    once after embedding + positions and the audio memory once (its lengths give the
+    cross-attention's cu_seqlens_k); blocks, final norm and the output projection then
+    run on valid tokens only and the logits are padded once at the end.
     """
 
     def __init__(self, conf: TextDecoderConfig, vocab_size: int, memory_dim: int, pad_id: int = 0):
@@ -58,16 +64,27 @@ class TextDecoder(nn.Module):
 
     def forward(self, tokens: torch.Tensor, token_lens: torch.Tensor, memory: torch.Tensor,
                 memory_lens: torch.Tensor, causal: bool = True) -> torch.Tensor:
-        """tokens (B, L) -> logits (B, L, vocab_size). ``memory`` comes from prepare_memory."""
+        """tokens (B, L) -> logits (B, L, vocab_size), zero at padded positions.
+        ``memory`` (B, T, d_model) comes from prepare_memory."""
         length = tokens.shape[1]
         if length > self.conf.max_length:
             raise ValueError(f"decoder input of {length} tokens exceeds max_length={self.conf.max_length}")
-        x = self.drop(self.embed(tokens) + self.positions[:length])
-        mask = lengths_to_mask(token_lens, length)
-        memory_mask = lengths_to_mask(memory_lens, memory.shape[1])
+        x = self.embed(tokens) + self.positions[:length]
+        if uses_packing(self.conf.attention_backend, x):
+            x, mask = PackedBatch.from_padded(x, token_lens), None
+            memory, memory_mask = PackedBatch.from_padded(memory, memory_lens), None
+        else:
+            mask = lengths_to_mask(token_lens, length)
+            memory_mask = lengths_to_mask(memory_lens, memory.shape[1])
+        x = map_values(self.drop, x)
         for block in self.blocks:
             x = block(x, mask, causal=causal, memory=memory, memory_mask=memory_mask)
-        x = self.final_norm(x)
+        logits = map_values(self._logits, map_values(self.final_norm, x))
+        if isinstance(logits, PackedBatch):
+            return logits.to_padded(length)
+        return logits.masked_fill(~mask[..., None], 0.0)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
         if self.out_proj is not None:
             return self.out_proj(x)
         return x @ self.embed.weight[: self.vocab_size].t()

@@ -1,4 +1,9 @@
-"""Pre-norm Transformer building blocks shared by the audio and text encoders."""
+"""Pre-norm Transformer building blocks shared by the audio and text encoders and the decoder.
+
+Every block takes either a padded tensor (batch, time, d_model) with a (batch, time) mask,
+or a ``PackedBatch`` of (total_tokens, d_model) values (no mask: the lengths travel with
+it); it returns the same layout. Packed, every layer runs on the valid tokens only.
+"""
 from __future__ import annotations
 
 import math
@@ -8,7 +13,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from audiotext.models.attention import attention
+from audiotext.models.attention import PackedBatch, attention, like, values_of, varlen_attention
 
 
 class MultiHeadAttention(nn.Module):
@@ -24,7 +29,16 @@ class MultiHeadAttention(nn.Module):
         self.out_proj = nn.Linear(d_model, d_model)
 
     def forward(self, x, key_mask=None, memory=None, memory_mask=None, causal=False):
-        """Self-attention over x, or cross-attention to ``memory`` when given."""
+        """Self-attention over x, or cross-attention to ``memory`` when given.
+
+        Padded: x (B, Tq, D), memory (B, Tk, D), masks (B, T) bool. Packed: x and memory
+        are PackedBatch (total_q, D) / (total_k, D) with the same batch size, no masks;
+        the result is a PackedBatch like x. ``causal`` applies to self-attention only.
+        """
+        if isinstance(x, PackedBatch):
+            return self._forward_packed(x, key_mask, memory, memory_mask, causal)
+        if isinstance(memory, PackedBatch):
+            raise TypeError("memory is a PackedBatch but x is padded: pack both or neither")
         source = x if memory is None else memory
         q = rearrange(self.q_proj(x), "b t (h d) -> b h t d", h=self.num_heads)
         k, v = rearrange(self.kv_proj(source), "b t (two h d) -> two b h t d", two=2, h=self.num_heads)
@@ -35,6 +49,21 @@ class MultiHeadAttention(nn.Module):
             out = attention(q, k, v, key_mask=memory_mask, query_mask=key_mask, causal=False,
                             dropout_p=self.dropout if self.training else 0.0, backend=self.backend)
         return self.out_proj(rearrange(out, "b h t d -> b t (h d)"))
+
+    def _forward_packed(self, x: PackedBatch, key_mask, memory, memory_mask, causal) -> PackedBatch:
+        if key_mask is not None or memory_mask is not None:
+            raise ValueError("a PackedBatch carries its lengths: pass no masks with it")
+        if memory is not None and not isinstance(memory, PackedBatch):
+            raise TypeError("x is a PackedBatch but memory is padded: pack both or neither")
+        source = x if memory is None else memory
+        if source.batch_size != x.batch_size:
+            raise ValueError(f"memory holds {source.batch_size} sequences, x {x.batch_size}")
+        q = self.q_proj(x.values).unflatten(-1, (self.num_heads, -1))  # (total_q, h, d)
+        k, v = self.kv_proj(source.values).unflatten(-1, (2, self.num_heads, -1)).unbind(-3)  # (total_k, h, d)
+        out = varlen_attention(q, k, v, x.cu_seqlens, source.cu_seqlens, x.max_len, source.max_len,
+                               causal=causal and memory is None,
+                               dropout_p=self.dropout if self.training else 0.0, backend=self.backend)
+        return x.with_values(self.out_proj(out.flatten(-2)))
 
 
 class FeedForward(nn.Sequential):
@@ -58,10 +87,14 @@ class TransformerBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, mask=None, causal=False, memory=None, memory_mask=None):
-        x = x + self.drop(self.attn(self.norm_attn(x), key_mask=mask, causal=causal))
+        """x padded (B, T, D) with mask (B, T), or a PackedBatch (then memory is one too, no
+        masks); returns the same layout. One code path: the residual stream is x's tensor."""
+        h = values_of(x)
+        h = h + self.drop(values_of(self.attn(like(x, self.norm_attn(h)), key_mask=mask, causal=causal)))
         if self.cross is not None:
-            x = x + self.drop(self.cross(self.norm_cross(x), key_mask=mask, memory=memory, memory_mask=memory_mask))
-        return x + self.drop(self.ff(self.norm_ff(x)))
+            attended = self.cross(like(x, self.norm_cross(h)), key_mask=mask, memory=memory, memory_mask=memory_mask)
+            h = h + self.drop(values_of(attended))
+        return like(x, h + self.drop(self.ff(self.norm_ff(h))))
 
 
 def sinusoidal_positions(length: int, dim: int, device=None, dtype=torch.float32) -> torch.Tensor:

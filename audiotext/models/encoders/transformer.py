@@ -1,4 +1,9 @@
-"""Transformer audio encoder: conv subsampling front end + pre-norm Transformer blocks."""
+"""Transformer audio encoder: conv subsampling front end + pre-norm Transformer blocks.
+
+When the attention runs on flash-attn (``uses_packing``) the frames are packed once after
+subsampling and positions, every block runs on the valid frames only, and the output is
+padded again once at the end; otherwise the blocks run padded with a mask.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from audiotext.models.attention import PackedBatch, map_values, uses_packing
 from audiotext.models.encoders.base import AudioEncoder, register_encoder
 from audiotext.models.transformer import TransformerBlock, lengths_to_mask, sinusoidal_positions
 
@@ -70,9 +76,15 @@ class TransformerAudioEncoder(AudioEncoder):
                              f"(need >= {self.min_input_frames})")
         x, lengths = self.subsampling(features, lengths)
         x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype)
-        x = self.drop(x)
-        mask = lengths_to_mask(lengths, x.shape[1])
+        frames = x.shape[1]
+        if uses_packing(self.conf.attention_backend, x):
+            x, mask = PackedBatch.from_padded(x, lengths), None
+        else:
+            mask = lengths_to_mask(lengths, frames)
+        x = map_values(self.drop, x)
         for block in self.blocks:
             x = block(x, mask)
-        x = self.final_norm(x)
+        x = map_values(self.final_norm, x)
+        if isinstance(x, PackedBatch):
+            return x.to_padded(frames), lengths
         return x.masked_fill(~mask[..., None], 0.0), lengths

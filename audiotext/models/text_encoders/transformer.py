@@ -1,4 +1,8 @@
-"""A Transformer text encoder trained from scratch on sentencepiece tokens."""
+"""A Transformer text encoder trained from scratch on sentencepiece tokens.
+
+Packed (``PackedBatch``) through all blocks when the attention runs on flash-attn: packed
+once after embedding + positions, padded once at the end.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from audiotext.models.attention import PackedBatch, map_values, uses_packing
 from audiotext.models.text_encoders.base import TextEncoder, register_text_encoder
 from audiotext.models.transformer import TransformerBlock, lengths_to_mask
 
@@ -39,8 +44,15 @@ class TransformerTextEncoder(TextEncoder):
     def forward(self, tokens, lengths, texts=None):
         if tokens.shape[1] > self.conf.max_length:
             raise ValueError(f"text of {tokens.shape[1]} tokens exceeds max_length={self.conf.max_length}")
-        x = self.drop(self.embed(tokens) + self.positions[: tokens.shape[1]])
-        mask = lengths_to_mask(lengths, tokens.shape[1])
+        x = self.embed(tokens) + self.positions[: tokens.shape[1]]
+        if uses_packing(self.conf.attention_backend, x):
+            x, mask = PackedBatch.from_padded(x, lengths), None
+        else:
+            mask = lengths_to_mask(lengths, tokens.shape[1])
+        x = map_values(self.drop, x)
         for block in self.blocks:
             x = block(x, mask)
-        return self.final_norm(x).masked_fill(~mask[..., None], 0.0), lengths
+        x = map_values(self.final_norm, x)
+        if isinstance(x, PackedBatch):
+            return x.to_padded(tokens.shape[1]), lengths
+        return x.masked_fill(~mask[..., None], 0.0), lengths
