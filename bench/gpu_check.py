@@ -12,11 +12,13 @@ Prints (1) dispatch equivalence on CUDA (SDPA vs math, fp32 and bf16, padded, ca
 (2) the mini recipe's model: training step time fp32 vs bf16 autocast and SDPA vs math, as
 ratios measured in the same run, (3) a real `audiotext.bin.train` run on CUDA (precision auto ->
 bf16) on a generated toy corpus, whose checkpoint then loads through the HEAR API on CPU,
-(4) the encoder benchmark (``bench/encoder_speed.py --size large``: training throughput and MFU of
-a ~100M-parameter Transformer encoder per attention path, Zipformer M against a Transformer of equal
-size), (5) the generative side: captioning and joint training runs on CUDA, the causal mask on CUDA,
+(4) with flash-attn, the packed (varlen) audio encoder, text encoder and decoder against the
+same weights padded on SDPA, (5) the encoder benchmark (``bench/encoder_speed.py --size large``:
+training throughput and MFU of a ~100M-parameter Transformer encoder per attention path,
+Zipformer M against a Transformer of equal size), (6) the generative side: captioning and joint
+training runs on CUDA, the causal mask on CUDA,
 greedy/beam decoding and caption log-likelihoods on CUDA against CPU for the same checkpoint,
-and (6) training step time of the three objectives as ratios to the contrastive one.
+and (7) training step time of the three objectives as ratios to the contrastive one.
 """
 from __future__ import annotations
 
@@ -60,6 +62,64 @@ def attention_equivalence(report):
                 out = attn.attention(q, k, v, key_mask=mask, causal=causal, backend=backend).float()
                 report[f"attn.{name}.causal={causal}.{backend}.max_abs_diff_vs_fp32_math"] = float((out - ref).abs().max())
     report["attn.auto_resolves_to"] = attn.resolve_backend("auto", torch.zeros(1, device="cuda", dtype=torch.bfloat16))
+
+
+def packed_models(report):
+    """With flash-attn on CUDA: each packed model (flash varlen) against the same weights padded
+    (SDPA), bf16 autocast, outputs at valid positions and the gradients of a shared loss."""
+    from audiotext.models import attention as attn
+    from audiotext.models.encoders import ENCODERS
+    from audiotext.models.text_decoder import TextDecoder, TextDecoderConfig
+    from audiotext.models.text_encoders import TEXT_ENCODERS
+
+    if not attn.flash_usable(torch.zeros(1, device="cuda", dtype=torch.bfloat16)):
+        report["packed.skipped"] = "flash-attn is not importable on CUDA"
+        return
+    g = torch.Generator().manual_seed(0)
+    frames = torch.tensor([1000, 731, 402, 77])
+    tokens, token_lens = torch.randint(4, 500, (4, 30), generator=g), torch.tensor([30, 22, 9, 2])
+    memory, memory_lens = torch.randn(4, 250, 256, generator=g), torch.tensor([250, 182, 100, 19])
+
+    def audio(backend):
+        return ENCODERS.build("transformer", {"d_model": 256, "num_layers": 2, "num_heads": 4, "d_ff": 512,
+                                              "dropout": 0.0, "attention_backend": backend})
+
+    def text(backend):
+        return TEXT_ENCODERS.build("transformer", {"d_model": 256, "num_layers": 2, "num_heads": 4, "d_ff": 512,
+                                                   "dropout": 0.0, "attention_backend": backend}, vocab_size=500)
+
+    def decoder(backend):
+        return TextDecoder(TextDecoderConfig(d_model=256, num_layers=2, num_heads=4, d_ff=512, dropout=0.0,
+                                             attention_backend=backend), vocab_size=500, memory_dim=256)
+
+    features = torch.randn(4, 1000, 80, generator=g)
+    # each case: (builder, model -> (outputs (B, T, ...), valid lengths (B,)))
+    cases = {
+        "audio_encoder": (audio, lambda m: m(features.cuda(), frames.cuda())),
+        "text_encoder": (text, lambda m: m(tokens.cuda(), token_lens.cuda())),
+        "decoder_causal": (decoder, lambda m: (m(tokens.cuda(), token_lens.cuda(), m.prepare_memory(memory.cuda()),
+                                                 memory_lens.cuda(), causal=True), token_lens.cuda())),
+        "decoder_parallel": (decoder, lambda m: (m(tokens.cuda(), token_lens.cuda(), m.prepare_memory(memory.cuda()),
+                                                   memory_lens.cuda(), causal=False), token_lens.cuda())),
+    }
+    for name, (build, run) in cases.items():
+        torch.manual_seed(0)
+        packed = build("flash").cuda()
+        padded = build("sdpa").cuda()
+        padded.load_state_dict(packed.state_dict())
+        outs, grads = [], []
+        for model in (packed, padded):
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                out, valid_lens = run(model)
+            valid = torch.arange(out.shape[1], device="cuda")[None] < valid_lens[:, None]
+            out = out.float()[valid]
+            out.pow(2).mean().backward()
+            outs.append(out)
+            grads.append(torch.cat([p.grad.flatten().float() for p in model.parameters() if p.grad is not None]))
+        scale = outs[1].abs().max()
+        report[f"packed.{name}.max_abs_diff_vs_padded_sdpa"] = float((outs[0] - outs[1]).abs().max())
+        report[f"packed.{name}.output_max_abs"] = float(scale)
+        report[f"packed.{name}.grad_max_rel_diff"] = float((grads[0] - grads[1]).abs().max() / grads[1].abs().max())
 
 
 def median_step_seconds(exp, batch, bf16: bool, steps: int = 12) -> float:
@@ -238,7 +298,7 @@ def encoder_speed(report, out: Path):
 
 
 # (name, estimated seconds on an H200): the order is the order of importance
-SECTION_ESTIMATES = (("attention", 10), ("encoder_speed", 150), ("train_cli", 60), ("timing", 30),
+SECTION_ESTIMATES = (("attention", 10), ("packed", 15), ("encoder_speed", 150), ("train_cli", 60), ("timing", 30),
                      ("generative", 120), ("objective_timing", 30))
 
 
@@ -256,7 +316,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         install_flash_attn(report, Path(args.wheels), Path(tmp) / "site")
         out = Path(args.out) if args.out else Path(tmp) / "out"
-        functions = {"attention": attention_equivalence, "train_cli": lambda r: train_run(r, Path(tmp)),
+        functions = {"attention": attention_equivalence, "packed": packed_models, "train_cli": lambda r: train_run(r, Path(tmp)),
                      "encoder_speed": lambda r: encoder_speed(r, out), "timing": step_timing,
                      "generative": lambda r: generative_runs(r, Path(tmp)), "objective_timing": objective_timing}
         for name, estimate in SECTION_ESTIMATES:
