@@ -246,3 +246,30 @@ def test_registry_builds_from_a_yaml_like_mapping():
         ENCODERS.build("zipformer", {"nope": 1}, where="encoder_conf")
     with pytest.raises(ValueError, match="expected a list"):
         ENCODERS.build("zipformer", {"num_heads": 4})
+
+
+def test_the_documented_small_config_builds_from_its_yaml():
+    import yaml
+
+    from audiotext.models.encoders import zipformer
+
+    doc = zipformer.__doc__
+    block = doc[doc.index("    encoder: zipformer"):].split("\n\"\"\"")[0]
+    parsed = yaml.safe_load("\n".join(line[4:] for line in block.splitlines()))
+    assert parsed["encoder"] == "zipformer"
+    torch.manual_seed(0)
+    enc = ENCODERS.build("zipformer", parsed["encoder_conf"], where="encoder_conf").eval()
+    assert sum(p.numel() for p in enc.parameters()) == 1_790_336  # the number the docstring states
+    with torch.no_grad():
+        out, lens = enc(torch.randn(2, 37, 80), torch.tensor([37, 20]))
+    assert out.shape == (2, 8, 128) and lens.tolist() == [8, 3]
+
+
+def test_an_experiment_builds_it_with_the_fbank_width():
+    from audiotext.embedding import build_audio_encoder
+    from audiotext.experiment import resolve
+
+    exp = resolve({"encoder": "zipformer", "encoder_conf": dict(TINY), "data": {"fbank": {"num_mel_bins": 64}}})
+    enc = build_audio_encoder(exp)
+    assert isinstance(enc, ZipformerAudioEncoder) and enc.conf.input_dim == 64
+    assert enc.front_end.proj.in_features == 16 * (((64 - 1) // 2 - 1) // 2)  # 16 channels x 15 bins
