@@ -100,8 +100,10 @@ def test_frame_times_and_minimum_input():
 
 # ---------------------------------------------------------------- padding is exact
 
-def test_padded_batch_equals_clips_one_by_one():
-    enc = tiny_encoder(seed=3)
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, TOL), (torch.float64, 1e-10)])
+def test_padded_batch_equals_clips_one_by_one(dtype, tol):
+    """float32: within 1e-5 (measured 1.9e-6); float64 shows it is exact up to rounding (measured ~1e-14)."""
+    enc = tiny_encoder(seed=3).to(dtype)
     # 9..13: one 50 Hz frame or a few; 29..32 and 61: every residue of the factor-4 and factor-2 tails
     lengths = [9, 10, 13, 29, 30, 31, 32, 61, 77, 100]
     g = torch.Generator().manual_seed(4)
@@ -109,6 +111,7 @@ def test_padded_batch_equals_clips_one_by_one():
     feats = torch.randn(len(lengths), t, 80, generator=g)
     for i, n in enumerate(lengths):
         feats[i, n:] = 5 * torch.randn(t - n, 80, generator=g)  # garbage padding: must not leak
+    feats = feats.to(dtype)
     with torch.no_grad():
         batch, batch_lens = enc(feats, torch.tensor(lengths))
         assert batch.shape == (len(lengths), expected_frames(t), 64)
@@ -120,7 +123,7 @@ def test_padded_batch_equals_clips_one_by_one():
             assert m == int(batch_lens[i]) and alone.shape[1] == m
             worst = max(worst, (batch[i, :m] - alone[0]).abs().max().item())
             assert (batch[i, m:] == 0).all()
-    assert worst <= TOL, worst
+    assert worst <= tol, worst
     valid = lengths_to_mask(batch_lens, batch.shape[1])
     assert (batch[valid].abs().sum(-1) > 0).all()
 

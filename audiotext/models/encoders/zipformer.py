@@ -282,7 +282,8 @@ class RelPositionAttentionWeights(nn.Module):
         pos = self.pos_proj(positions.to(x.dtype)).view(2 * t - 1, h, dp).permute(1, 2, 0)  # (h, dp, 2T-1)
         scores = q @ k.transpose(-1, -2) + relative_to_absolute(p @ pos)
         scores = scores.masked_fill(~valid[:, None, None, :], self.MASKED_SCORE)
-        return scores.float().softmax(dim=-1).to(x.dtype)
+        # softmax in float32 at least (half-precision scores lose the small weights), never below
+        return scores.softmax(dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32)).to(x.dtype)
 
 
 class SelfAttention(nn.Module):
@@ -478,7 +479,11 @@ class ZipformerAudioEncoder(AudioEncoder):
 
     # frame geometry at output_downsampling 2 (instances recompute it from their config): the
     # front end gives (T - 7) // 2 frames at 50 Hz (>= 1 from 9 fbank frames), the output
-    # downsample ceil(that / 2) = (T - 5) // 4 = (T - 9) // 4 + 1
+    # downsample ceil(that / 2) = (T - 5) // 4 = (T - 9) // 4 + 1. min_input_frames is the fewest
+    # frames that give one output frame (its 50 Hz pair completed by a copy, as any clip's tail); a
+    # full output frame i averages 50 Hz frames 2i and 2i + 1, i.e. fbank frames [4i, 4i + 11), whose
+    # centre is one fbank frame (10 ms) after the centre 4i + 4 the contract derives from these
+    # numbers (and attention lets every frame see the whole clip anyway)
     frame_shift_ms = 40.0
     input_stride = 4
     min_input_frames = 9
