@@ -58,6 +58,15 @@ def test_relative_to_absolute_indexes_by_key_minus_query():
             assert torch.equal(out[..., i, j], scores[..., i, t - 1 - i + j])
 
 
+def test_attention_weights_gradients_match_finite_differences():
+    torch.manual_seed(0)
+    module = RelPositionAttentionWeights(dim=8, pos_dim=6, num_heads=2, query_head_dim=4, pos_head_dim=2).double()
+    valid = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    x = torch.randn(2, 5, 8, dtype=torch.float64, requires_grad=True)
+    positions = torch.randn(9, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, p: module(a, p, valid), (x, positions))
+
+
 def test_weighted_downsample_completes_each_clip_with_its_own_last_frame():
     x = torch.arange(2 * 8, dtype=torch.float32).view(2, 8, 1)  # clip 0 valid frames 0..4, clip 1 all 8
     logits = torch.tensor([0.1, -0.3, 0.7, 0.2])

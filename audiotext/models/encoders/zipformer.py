@@ -111,8 +111,8 @@ class BiasNorm(nn.Module):
     """BiasNorm (the paper, section 3.5): ``x / RMS(x - bias) * exp(log_scale)`` over the last dim.
 
     Unlike LayerNorm it keeps the length of x as information (no mean subtraction from the
-    output) and has one learned scalar scale. ``log_scale`` is clamped to [-1.5, 1.5] as in the
-    published code, which keeps it there during training.
+    output) and has one learned scalar scale. ``log_scale`` is clamped to [-1.5, 1.5], the range
+    the published code holds it to during training.
     """
 
     LOG_SCALE_RANGE = (-1.5, 1.5)
@@ -182,8 +182,9 @@ class ConvNeXtBlock(nn.Module):
 class Conv2dFrontEnd(nn.Module):
     """(B, T, input_dim) fbank at 100 Hz -> ((B, (T - 7) // 2, out_dim) at 50 Hz, lengths).
 
-    Output frame i is computed from input frames [2 i, 2 i + 9) only (no time padding before the
-    ConvNeXt block), so it never sees another clip's padding.
+    Before the ConvNeXt block, frame i is computed from input frames [2 i, 2 i + 9) only (no time
+    padding), so it never sees another clip's padding; the ConvNeXt block sees zeros beyond each
+    clip's length.
     """
 
     def __init__(self, input_dim: int, out_dim: int, channels: Sequence[int], dropout: float):
