@@ -130,9 +130,11 @@ class AudioEmbedding:
     def frame_times_ms(self, num_frames: int) -> torch.Tensor:
         """(num_frames,) float32: the centre, in ms from the start of the waveform, of the fbank
         frames each encoder frame is built on (frame ``i``: fbank frames
-        ``[i * input_stride, i * input_stride + min_input_frames)``)."""
+        ``[i * input_stride, i * input_stride + receptive_field_frames)``, ``min_input_frames``
+        where the encoder declares no receptive field of its own)."""
         idx = torch.arange(int(num_frames), dtype=torch.float64)
-        centre = idx * self.encoder.input_stride + (self.encoder.min_input_frames - 1) / 2
+        receptive = self.encoder.receptive_field_frames or self.encoder.min_input_frames
+        centre = idx * self.encoder.input_stride + (receptive - 1) / 2
         return self.fbank.frame_centre_ms(centre).float()
 
     # ------------------------------------------------------------- features

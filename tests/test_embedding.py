@@ -263,3 +263,20 @@ def test_embed_texts_needs_retrieval(task):
                                                                    "d_ff": 32}}}))
     with pytest.raises(ValueError, match="embedding texts needs an objective with 'retrieval'"):
         embed_texts(captioner, ["a hum"])
+
+
+def test_zipformer_geometry_through_the_embedding():
+    """Zipformer (tiny): 9 fbank frames make one 40 ms frame (its 50 Hz pair completed by a copy),
+    but a full frame i is built on fbank frames [4i, 4i + 11), so it is stamped at their centre,
+    10 ms * (4i + 5) + 5 ms, not at that of the 9 frames of the minimum input."""
+    zipformer = {"downsampling_factor": [1, 2], "num_encoder_layers": [1, 1], "encoder_dim": [32, 48],
+                 "feedforward_dim": [64, 96], "num_heads": [2, 2], "cnn_module_kernel": [7, 7],
+                 "frontend_channels": [4, 8, 16]}
+    host = build_task(resolve({"tokenizer": "byte", "encoder": "zipformer", "encoder_conf": zipformer,
+                               "text_encoder_conf": dict(TINY_TEXT), "objective_conf": {"embed_dim": 16}})).eval()
+    assert host.frame_shift_ms == 40.0 and host.embedding_dim == 48
+    assert host.min_input_samples == 9 * 160 - 80
+    assert [host.num_frames(n) for n in (0, 1360, 1360 + 639, 1360 + 640, SR)] == [1, 1, 1, 2, 23]
+    assert host.frame_times_ms(3).tolist() == [55.0, 95.0, 135.0]
+    emb = host.encode_waveforms([torch.from_numpy(noise(SR))])
+    assert emb[0].shape == (1, 23, 48)

@@ -18,13 +18,18 @@ class AudioEncoder(nn.Module):
     minimum input every entry point checks, are derived from it): output frame ``i``
     is computed from input frames ``[i * input_stride, i * input_stride + min_input_frames)``
     (plus, through attention, whatever else the input holds). ``min_input_frames`` is so
-    the fewest input frames ``forward`` accepts: one output frame.
+    the fewest input frames ``forward`` accepts: one output frame. An encoder whose full
+    output frame is built on more input frames than that (it completes a clip's last frame from
+    fewer, as Zipformer's downsampling does) declares them as ``receptive_field_frames``; the
+    centre of ``[i * input_stride, i * input_stride + receptive_field_frames)`` is frame ``i``'s
+    timestamp.
     """
 
     output_dim: int
     frame_shift_ms: float  # time between two output frames, for timestamp embeddings
     input_stride: int = 1  # input frames per output frame
     min_input_frames: int = 1  # input frames one output frame is computed from
+    receptive_field_frames: int = 0  # input frames a full output frame is built on; 0: min_input_frames
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError

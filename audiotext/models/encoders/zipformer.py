@@ -479,15 +479,16 @@ class ZipformerAudioEncoder(AudioEncoder):
     BYPASS_MIN_START, BYPASS_MIN_END = 0.9, 0.2
 
     # frame geometry at output_downsampling 2 (instances recompute it from their config): the
-    # front end gives (T - 7) // 2 frames at 50 Hz (>= 1 from 9 fbank frames), the output
-    # downsample ceil(that / 2) = (T - 5) // 4 = (T - 9) // 4 + 1. min_input_frames is the fewest
-    # frames that give one output frame (its 50 Hz pair completed by a copy, as any clip's tail); a
-    # full output frame i averages 50 Hz frames 2i and 2i + 1, i.e. fbank frames [4i, 4i + 11), whose
-    # centre is one fbank frame (10 ms) after the centre 4i + 4 the contract derives from these
-    # numbers (and attention lets every frame see the whole clip anyway)
+    # front end gives (T - 7) // 2 frames at 50 Hz (>= 1 from 9 fbank frames), 50 Hz frame j built
+    # on fbank frames [2j, 2j + 9); the output downsample gives ceil(that / 2) = (T - 5) // 4 =
+    # (T - 9) // 4 + 1. min_input_frames is the fewest frames that give one output frame (its
+    # 50 Hz pair completed by a copy, as any clip's tail); a full output frame i averages 50 Hz
+    # frames 2i and 2i + 1, i.e. fbank frames [4i, 4i + 11): its receptive field, whose centre is
+    # the frame's timestamp (attention lets every frame see the whole clip anyway)
     frame_shift_ms = 40.0
     input_stride = 4
     min_input_frames = 9
+    receptive_field_frames = 11
 
     def __init__(self, conf: "ZipformerAudioEncoder.Config"):
         super().__init__()
@@ -496,6 +497,7 @@ class ZipformerAudioEncoder(AudioEncoder):
         self.output_dim = max(conf.encoder_dim)
         self.frame_shift_ms = 20.0 * conf.output_downsampling
         self.input_stride = 2 * conf.output_downsampling
+        self.receptive_field_frames = self.input_stride + 7  # 50 Hz frames [f i, f i + f), 9 fbank frames each
         self.front_end = Conv2dFrontEnd(conf.input_dim, conf.encoder_dim[0], conf.frontend_channels, conf.dropout)
         self.stacks = nn.ModuleList(
             ZipformerStack(
