@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from lhotse import CutSet
 
 from audiotext.data.captionstew_mini import MissingToolError, check_tools
@@ -149,6 +150,31 @@ def test_captioning_objective_is_one_switch(tiny_run):
         assert key in results
     assert "retrieval.t2a.R@1" not in results  # no shared audio-text space
     assert "probe.speaker.linear.gain" in results
+
+
+def test_zipformer_with_scaled_adam_and_eden_is_one_switch(tiny_run):
+    """conf/train_contrastive_zipformer.yaml (narrowed for the test) trains, evaluates and reports
+    through the recipe: the Zipformer's 40 ms frames and ScaledAdam/Eden need nothing else."""
+    data, exp_root, _, env, _ = tiny_run
+    narrow = " ".join([
+        "encoder_conf.encoder_dim=[32,48,64,48]", "encoder_conf.feedforward_dim=[64,96,128,96]",
+        "encoder_conf.num_heads=[2,2,2,2]", "encoder_conf.frontend_channels=[4,8,16]", "objective_conf.embed_dim=32",
+        "trainer.max_steps=6", "trainer.valid_interval=3", "trainer.save_interval=3", "trainer.progress_bar=false",
+        "data.max_duration=60", "data.num_buckets=2", "data.feature_stats_clips=20", "scheduler_conf.warmup_batches=2"])
+    args = [str(RUN), "--data_dir", str(data), "--exp_root", str(exp_root), "--objective", "contrastive_zipformer",
+            "--stage", "4", "--vocab_size", "150", "--eval_config", str(_eval_config(exp_root, data)),
+            "--train_args", narrow]
+    run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    exp = exp_root / "captionstew_contrastive_zipformer"
+    config = yaml.safe_load((exp / "checkpoints" / "best" / "config.yaml").read_text())
+    assert (config["encoder"], config["optim"], config["scheduler"]) == ("zipformer", "scaled_adam", "eden")
+    assert config["encoder_conf"]["encoder_dim"] == [32, 48, 64, 48]
+    summary = json.loads((exp / "train_summary.json").read_text())
+    assert summary["steps"] == 6
+    results = json.loads((exp / "results.json").read_text())
+    assert "retrieval.t2a.R@1" in results and "probe.speaker.linear.gain" in results
+    assert (exp / "report.txt").is_file() and (exp / ".stage5_evaluate.done").is_file()
 
 
 def test_a_sweep_of_scales_and_inits_through_the_recipe(tiny_run, tmp_path):

@@ -8,6 +8,7 @@ from audiotext.models.encoders.zipformer import (
     BiasNorm,
     RelPositionAttentionWeights,
     ZipformerAudioEncoder,
+    limit_in_training,
     relative_to_absolute,
     swoosh_l,
     swoosh_r,
@@ -45,8 +46,16 @@ def test_swoosh_and_bias_norm_formulas():
     rms = ((y - norm.bias) ** 2).mean(-1, keepdim=True).sqrt()
     assert torch.allclose(norm(y), y / rms * torch.exp(torch.tensor(0.3)), atol=1e-6)
     with torch.no_grad():
-        norm.log_scale.fill_(4.0)  # clamped to the published range [-1.5, 1.5]
-    assert torch.allclose(norm(y), y / rms * torch.exp(torch.tensor(1.5)), atol=1e-5)
+        norm.log_scale.fill_(4.0)  # outside the published range [-1.5, 1.5]: used as it is ...
+    norm.train()
+    y = -(torch.rand(3, 4, 6) + 0.1)  # all negative: d out.sum() / d log_scale = out.sum() < 0
+    rms = ((y - norm.bias) ** 2).mean(-1, keepdim=True).sqrt()
+    out = norm(y)
+    assert torch.allclose(out, y / rms * torch.exp(torch.tensor(4.0)), atol=1e-4)
+    out.sum().backward()
+    # ... but a gradient that would raise it further (negative) is reversed: descent brings it back
+    plain = out.sum().item()
+    assert plain < 0 and norm.log_scale.grad.item() == pytest.approx(-plain, rel=1e-4)
 
 
 def test_relative_to_absolute_indexes_by_key_minus_query():
@@ -190,7 +199,9 @@ def test_gradients_are_finite_and_reach_every_parameter():
     for name, p in enc.named_parameters():
         assert p.grad is not None, name
         assert torch.isfinite(p.grad).all(), name
-    assert any(p.grad.abs().sum() > 0 for p in enc.parameters())
+        # every parameter learns from the first step, the range-held bypass scales (init 0.5, under
+        # the 0.9 floor) and BiasNorm scales too
+        assert p.grad.abs().sum() > 0, name
 
 
 def test_short_training_run_learns_a_fixed_task():
@@ -215,6 +226,26 @@ def test_short_training_run_learns_a_fixed_task():
         losses.append(loss.item())
     assert int(enc.trained_batches) == 30
     assert losses[0] > 1.0 and losses[-1] < losses[0] / 20, losses
+
+
+def test_limit_in_training_reverses_only_the_gradients_that_push_out_of_range():
+    x = torch.tensor([0.1, 0.1, 0.5, 0.5, 1.2, 1.2], requires_grad=True)
+    y = limit_in_training(x, torch.tensor(0.3), 1.0, training=True)
+    assert torch.equal(y, x)  # the forward pass uses the parameter as it is
+    # descent moves x against its gradient: +g below the floor and -g above the ceiling push outward
+    y.backward(torch.tensor([2.0, -2.0, 3.0, -3.0, -4.0, 4.0]))
+    assert x.grad.tolist() == [-2.0, -2.0, 3.0, -3.0, 4.0, 4.0]
+    assert limit_in_training(x, 0.3, 1.0, training=False) is x
+
+
+def test_bypass_scales_below_the_floor_are_pushed_up_not_frozen():
+    enc = tiny_encoder(seed=2, bypass_warmup_batches=100).train()
+    out, _ = enc(torch.randn(2, 40, 80), torch.tensor([40, 33]))
+    (out ** 2).mean().backward()
+    scales = {n: p for n, p in enc.named_parameters() if n.endswith("bypass.scale")}
+    assert len(scales) == 2 * 5 + 3  # two per layer (5 layers), one per downsampled stack (3)
+    for name, p in scales.items():  # all start at 0.5, under the floor (~0.9): descent raises them
+        assert (p.grad <= 0).all() and p.grad.abs().sum() > 0, name
 
 
 def test_bypass_floor_schedule_counts_training_batches_only():

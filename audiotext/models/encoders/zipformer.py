@@ -46,12 +46,14 @@ Differences from the published code, all training-time devices that leave the mo
   rates, ``const_attention_rate``, ``pos_emb_skip_rate``), feature masking
   (``encoder_unmasked_dim``) and the scheduled dropout rate (here a constant ``dropout``).
 * Kept: dropout after the feed-forward activation and after the front end (plain, not shared
-  across time), 0.15 dropout of the positional encodings, and the bypass-scale range schedule:
-  in training the published code keeps every bypass scale in [m, 1] with m going linearly from
-  0.9 to 0.2 over the first 20000 batches (here ``bypass_warmup_batches``); this module clamps
-  the scale to that range in every forward pass, train and eval alike, counting training
-  batches in the ``trained_batches`` buffer (saved with the weights, so eval of a checkpoint is
-  what training computed).
+  across time), 0.15 dropout of the positional encodings, and the published code's ranges of
+  two learned parameters, held through their gradients (:func:`limit_in_training`: the forward
+  pass uses the parameter as it is; in training, a gradient that would push it further out of
+  its range is reversed): every bypass scale in [m, 1], m going linearly from 0.9 to 0.2 over
+  the first ``bypass_warmup_batches`` training forward passes (micro-batches, counted in the
+  ``trained_batches`` buffer, saved with the weights so a resumed run continues the schedule),
+  and BiasNorm's log scale in [-1.5, 1.5]. The published code does this at random on 60% of the
+  batches; here on every training batch. Eval uses the parameters as they are, as published.
 * The query is scaled by ``query_head_dim ** -0.5`` in the forward pass; the published code
   folds that factor into the initial weights and relies on its ScaledAdam optimizer, which keeps
   parameter scales learnable, whereas this encoder also has to train with AdamW.
@@ -107,12 +109,38 @@ def swoosh_r(x: torch.Tensor) -> torch.Tensor:
     return F.softplus(x - 1.0) - 0.08 * x - 0.313261687
 
 
+class LimitInTraining(torch.autograd.Function):
+    """Identity forward; backward reverses the gradient entries that would move ``x`` further
+    below ``low`` or above ``high`` (a descent step moves ``x`` against its gradient)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, low: torch.Tensor, high: float) -> torch.Tensor:
+        ctx.save_for_backward(x, low)
+        ctx.high = high
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, low = ctx.saved_tensors
+        outward = ((x < low) & (grad > 0)) | ((x > ctx.high) & (grad < 0))
+        return torch.where(outward, -grad, grad), None, None
+
+
+def limit_in_training(x: torch.Tensor, low, high: float, training: bool) -> torch.Tensor:
+    """Keep a learned parameter ``x`` in ``[low, high]`` through its gradient, as the published
+    code's ``limit_param_value`` does, so that it still learns (a clamp would give it no gradient
+    outside the range). ``low``: a float or a 0-d tensor. Outside training: ``x`` itself."""
+    if not training:
+        return x
+    return LimitInTraining.apply(x, torch.as_tensor(low, dtype=x.dtype, device=x.device), float(high))
+
+
 class BiasNorm(nn.Module):
     """BiasNorm (the paper, section 3.5): ``x / RMS(x - bias) * exp(log_scale)`` over the last dim.
 
     Unlike LayerNorm it keeps the length of x as information (no mean subtraction from the
-    output) and has one learned scalar scale. ``log_scale`` is clamped to [-1.5, 1.5], the range
-    the published code holds it to during training.
+    output) and has one learned scalar scale. In training ``log_scale`` is held to [-1.5, 1.5]
+    through its gradient (:func:`limit_in_training`), as in the published code.
     """
 
     LOG_SCALE_RANGE = (-1.5, 1.5)
@@ -123,7 +151,7 @@ class BiasNorm(nn.Module):
         self.log_scale = nn.Parameter(torch.tensor(1.0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scale = self.log_scale.clamp(*self.LOG_SCALE_RANGE).exp()
+        scale = limit_in_training(self.log_scale, *self.LOG_SCALE_RANGE, self.training).exp()
         return x * (torch.rsqrt((x - self.bias).pow(2).mean(-1, keepdim=True)) * scale)
 
 
@@ -141,8 +169,9 @@ def scaled_linear(in_features: int, out_features: int, initial_scale: float, bia
 class Bypass(nn.Module):
     """``before + scale * (after - before)`` with a learned per-channel ``scale`` (init 0.5).
 
-    ``scale`` is clamped to [scale_min, 1] (``scale_min`` a 0-d tensor, scheduled by the
-    encoder): early in training each layer must mostly be used rather than skipped.
+    In training ``scale`` is held to [scale_min, 1] through its gradient (``scale_min`` a 0-d
+    tensor scheduled by the encoder: early in training each layer must mostly be used rather
+    than skipped); the forward pass always uses ``scale`` as it is.
     """
 
     def __init__(self, channels: int):
@@ -150,7 +179,7 @@ class Bypass(nn.Module):
         self.scale = nn.Parameter(torch.full((channels,), 0.5))
 
     def forward(self, before: torch.Tensor, after: torch.Tensor, scale_min: torch.Tensor) -> torch.Tensor:
-        scale = torch.maximum(self.scale, scale_min.to(self.scale.dtype)).clamp(max=1.0)
+        scale = limit_in_training(self.scale, scale_min, 1.0, self.training)
         return before + (after - before) * scale
 
 
@@ -520,7 +549,7 @@ class ZipformerAudioEncoder(AudioEncoder):
 
     def bypass_min(self) -> torch.Tensor:
         """The floor of every bypass scale now (0-d float tensor): linear from 0.9 to 0.2 over the
-        first ``bypass_warmup_batches`` training batches."""
+        first ``bypass_warmup_batches`` training forward passes (micro-batches)."""
         progress = (self.trained_batches.float() / max(self.conf.bypass_warmup_batches, 1)).clamp(max=1.0)
         return self.BYPASS_MIN_START + (self.BYPASS_MIN_END - self.BYPASS_MIN_START) * progress
 
