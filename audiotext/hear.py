@@ -76,11 +76,13 @@ class HearModel(nn.Module):
         # the whole input at once; short sounds padded with silence to one frame
         feats = torch.stack([model.featurize(a) for a in audio.float()]).to(self.device)
         total = model.num_frames(audio.shape[1])
-        stride, receptive = model.encoder.input_stride, model.encoder.min_input_frames
+        encoder = model.encoder
+        stride, receptive = encoder.input_stride, encoder.receptive_field_frames or encoder.min_input_frames
         max_frames = int(MAX_WINDOW_SECONDS * 1000 / model.frame_shift_ms)
         pieces = []
         for start, end in frame_windows(total, max_frames):
-            # output frame i is built on fbank frames [i * stride, i * stride + receptive)
+            # output frame i is built on fbank frames [i * stride, i * stride + receptive): a window
+            # holds every frame its last output frame is built on (the audio's last may have fewer)
             window = feats[:, start * stride:(end - 1) * stride + receptive]
             lens = torch.full((audio.shape[0],), window.shape[1], dtype=torch.long, device=self.device)
             frames, _ = model.encode(window, lens)
