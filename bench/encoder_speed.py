@@ -44,8 +44,10 @@ from flops import (TRAINING_FLOPS_PER_FORWARD_FLOP, counted_forward_flops,  # no
 RECIPE_CONF = ROOT / "egs" / "captionstew" / "conf"
 FBANK_FRAMES_PER_SECOND = 100
 MEL_BINS = 80
-# dense bf16 tensor-core peaks from the vendors' data sheets, TFLOP/s (SXM parts)
-BF16_PEAK_TFLOPS = {"H200": 989.4, "H100": 989.4, "A100": 312.0, "L40S": 362.05, "A10": 125.0}
+# dense bf16 tensor-core peaks from the vendors' data sheets, TFLOP/s; the first name contained in
+# the device's name wins, so the PCIe / NVL parts come before the SXM ones
+BF16_PEAK_TFLOPS = (("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H200 NVL", 835.0), ("H100", 989.4),
+                    ("H200", 989.4), ("A100", 312.0), ("L40S", 362.05), ("A10", 125.0))
 
 SIZES = {
     # CPU: the CaptionStew-mini encoders (conf/train_contrastive.yaml, conf/train_contrastive_zipformer.yaml)
@@ -117,7 +119,7 @@ def peak_flops(device, override_tflops: float):
     if device.type != "cuda":
         return None, "no bf16 peak for a CPU"
     name = torch.cuda.get_device_name(device)
-    for key, tflops in BF16_PEAK_TFLOPS.items():
+    for key, tflops in BF16_PEAK_TFLOPS:
         if key in name:
             return tflops * 1e12, f"{key} dense bf16 data-sheet peak"
     return None, f"unknown card {name!r}: pass --peak-tflops"
