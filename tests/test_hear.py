@@ -211,3 +211,43 @@ def test_input_must_be_a_float_tensor(model):
         hear.get_scene_embeddings(torch.zeros(1, SR, dtype=torch.int16), model)
     with pytest.raises(TypeError, match="torch.Tensor"):
         hear.get_scene_embeddings(np.zeros((1, SR), dtype=np.float32), model)
+
+
+@pytest.fixture(scope="module")
+def zipformer_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hear_zipformer")
+    cuts = make_corpus(root / "data", num_clips=8)
+    config = root / "exp.yaml"
+    config.write_text(textwrap.dedent(f"""
+        tokenizer: byte
+        encoder: zipformer
+        encoder_conf: {{downsampling_factor: [1, 2], num_encoder_layers: [1, 1], encoder_dim: [32, {DIM}],
+                        feedforward_dim: [64, 64], num_heads: [2, 2], cnn_module_kernel: [7, 7],
+                        frontend_channels: [4, 8, 16]}}
+        text_encoder_conf: {{d_model: 32, num_layers: 1, num_heads: 2, d_ff: 64}}
+        objective_conf: {{embed_dim: 16}}
+        data: {{train_cuts: {cuts}, max_duration: 10, num_buckets: 1, num_workers: 0}}
+        trainer: {{max_steps: 1, save_interval: 1, progress_bar: false}}
+    """))
+    assert train_cli.main(["--config", str(config), "--exp-dir", str(root / "exp")]) == 0
+    return hear.load_model(str(root / "exp" / "checkpoints" / "best"))
+
+
+def test_zipformer_windows_hold_the_whole_receptive_field_of_their_last_frame(zipformer_model):
+    """A Zipformer frame i is built on fbank frames [4i, 4i + 11) (min_input_frames 9 only completes
+    a clip's last frame): window [a, b) is encoded from fbank frames [4a, 4(b-1) + 11), so no
+    window-final frame is half built, and frames are stamped at the centre of their 11."""
+    model = zipformer_model
+    audio = noise(1, 45.0, seed=5)
+    emb, ts = hear.get_timestamp_embeddings(audio, model)
+    feats = fbank_of(model, audio)
+    total = (feats.shape[1] - 9) // 4 + 1
+    assert emb.shape == (1, total, DIM)
+    windows = hear.frame_windows(total, 500)
+    assert len(windows) == 3
+    for a, b in windows:
+        window = feats[:, 4 * a:4 * (b - 1) + 11]
+        frames, _ = model.model.encode(window, torch.tensor([window.shape[1]]))
+        assert torch.allclose(emb[:, a:b], frames, atol=1e-5)
+    # fbank frame k (centred 10 ms frames) is stamped 10 k + 5 ms; Zipformer frame i at fbank frame 4i + 5
+    assert ts[0, :2].tolist() == [10 * 5 + 5, 10 * 9 + 5]
