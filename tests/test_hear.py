@@ -15,21 +15,26 @@ DIM = 32
 WINDOW = int(hear.MAX_WINDOW_SECONDS * SR)
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hear")
+def trained_checkpoint(root, encoder: str, steps: int):
+    """A checkpoint of ``steps`` steps of the real training command on a toy corpus, with the
+    audio encoder given as YAML lines."""
     cuts = make_corpus(root / "data", num_clips=12)
     config = root / "exp.yaml"
     config.write_text(textwrap.dedent(f"""
         tokenizer: byte
-        encoder_conf: {{d_model: {DIM}, num_layers: 1, num_heads: 2, d_ff: 64, subsampling_channels: 8}}
         text_encoder_conf: {{d_model: 32, num_layers: 1, num_heads: 2, d_ff: 64}}
         objective_conf: {{embed_dim: 16}}
         data: {{train_cuts: {cuts}, max_duration: 10, num_buckets: 1, num_workers: 0}}
-        trainer: {{max_steps: 2, save_interval: 2, progress_bar: false}}
-    """))
+        trainer: {{max_steps: {steps}, save_interval: {steps}, progress_bar: false}}
+    """) + encoder)
     assert train_cli.main(["--config", str(config), "--exp-dir", str(root / "exp")]) == 0
     return root / "exp" / "checkpoints" / "best"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    encoder = f"encoder_conf: {{d_model: {DIM}, num_layers: 1, num_heads: 2, d_ff: 64, subsampling_channels: 8}}\n"
+    return trained_checkpoint(tmp_path_factory.mktemp("hear"), encoder, steps=2)
 
 
 @pytest.fixture(scope="module")
@@ -215,22 +220,13 @@ def test_input_must_be_a_float_tensor(model):
 
 @pytest.fixture(scope="module")
 def zipformer_model(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hear_zipformer")
-    cuts = make_corpus(root / "data", num_clips=8)
-    config = root / "exp.yaml"
-    config.write_text(textwrap.dedent(f"""
-        tokenizer: byte
+    encoder = textwrap.dedent(f"""\
         encoder: zipformer
         encoder_conf: {{downsampling_factor: [1, 2], num_encoder_layers: [1, 1], encoder_dim: [32, {DIM}],
                         feedforward_dim: [64, 64], num_heads: [2, 2], cnn_module_kernel: [7, 7],
                         frontend_channels: [4, 8, 16]}}
-        text_encoder_conf: {{d_model: 32, num_layers: 1, num_heads: 2, d_ff: 64}}
-        objective_conf: {{embed_dim: 16}}
-        data: {{train_cuts: {cuts}, max_duration: 10, num_buckets: 1, num_workers: 0}}
-        trainer: {{max_steps: 1, save_interval: 1, progress_bar: false}}
-    """))
-    assert train_cli.main(["--config", str(config), "--exp-dir", str(root / "exp")]) == 0
-    return hear.load_model(str(root / "exp" / "checkpoints" / "best"))
+    """)
+    return hear.load_model(str(trained_checkpoint(tmp_path_factory.mktemp("hear_zipformer"), encoder, steps=1)))
 
 
 def test_zipformer_windows_hold_the_whole_receptive_field_of_their_last_frame(zipformer_model):
