@@ -76,7 +76,12 @@ def load_experiment(path: Optional[str], overrides: Sequence[str] = ()) -> Exper
     try:
         return resolve(data)
     except (ConfigError, RegistryError) as err:
-        raise ConfigError(f"{path or '(no config file)'}: {err}") from None
+        # name the command-line override the error is about, not the file it was applied to
+        message = str(err)
+        culprit = next((o for o in reversed(overrides) if o.split("=", 1)[0] in message), None)
+        where = path or "(no config file)"
+        where += f", override {culprit!r}" if culprit else ""
+        raise ConfigError(f"{where}: {message}") from None
 
 
 def save_experiment(exp: ExperimentConfig, exp_dir: str) -> Path:

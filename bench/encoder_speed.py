@@ -2,8 +2,9 @@
 
     python bench/encoder_speed.py [--device auto|cpu|cuda] [--size small|large] [--out DIR]
 
-One run measures, on one batch of clips of varied length (10 ms fbank frames, 80 bins; clip
-lengths drawn with a fixed seed until the batch holds ``--batch-seconds`` of audio):
+One run measures, on batches of clips of varied length (10 ms fbank frames, 80 bins; clip
+lengths drawn with a fixed seed until the batch holds at least ``--batch-seconds`` of audio; the
+attention paths share one batch, the Zipformer and its Transformer another):
 
 1. **Attention paths** of the Transformer encoder (same weights, same batch): flash-attn varlen
    (packed, nothing computed on padding; only where flash-attn is importable on CUDA), torch SDPA on
@@ -42,6 +43,7 @@ from flops import (TRAINING_FLOPS_PER_FORWARD_FLOP, counted_forward_flops,  # no
                    transformer_encoder_forward_flops)
 
 RECIPE_CONF = ROOT / "egs" / "captionstew" / "conf"
+SECTIONS = ("attention", "zipformer")
 FBANK_FRAMES_PER_SECOND = 100
 MEL_BINS = 80
 # dense bf16 tensor-core peaks from the vendors' data sheets, TFLOP/s; the first name contained in
@@ -150,7 +152,8 @@ def attention_paths(report: Dict, size: dict, device, peak) -> None:
     conf = size["transformer"] or recipe_encoder_conf("train_contrastive.yaml")
     paths = (["flash"] if flash_available(device) else []) + ["sdpa", "math"]
     if "flash" not in paths:
-        report["attention.flash.skipped"] = "flash-attn is not importable on CUDA here"
+        report["attention.flash.skipped"] = ("flash-attn runs on CUDA only" if device.type != "cuda"
+                                             else "flash-attn is not importable here")
     rows = {}
     for path in paths:
         encoder = build_encoder("transformer", dict(conf, attention_backend=path), device)
@@ -226,7 +229,7 @@ def table(report: Dict) -> str:
     if "attention.paths" in report:
         batch = report["attention.batch"]
         lines += [f"Transformer encoder, {report['attention.parameters'] / 1e6:.1f}M parameters, "
-                  f"{batch['clips']} clips = {batch['audio_seconds']:.0f} s of audio "
+                  f"{batch['clips']} clip(s) = {batch['audio_seconds']:.0f} s of audio "
                   f"({100 * batch['padding_fraction']:.0f}% padding when padded)", "",
                   "| path | step s | audio s/s | model TFLOP/s | MFU | vs math | vs sdpa |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -259,12 +262,13 @@ def table(report: Dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--size", default="", choices=["", "small", "large"],
+    parser.add_argument("--size", default=None, choices=["small", "large"],
                         help="model and batch size (default: large on CUDA, small on CPU)")
     parser.add_argument("--batch-seconds", type=float, default=0.0, help="audio per batch (default: the size's)")
     parser.add_argument("--steps", type=int, default=0, help="timed steps per measurement (default: the size's)")
     parser.add_argument("--peak-tflops", type=float, default=0.0, help="the card's bf16 peak, if not in the table")
-    parser.add_argument("--sections", default="attention,zipformer")
+    parser.add_argument("--sections", default="attention,zipformer",
+                        help="comma-separated, from: " + ", ".join(SECTIONS))
     parser.add_argument("--out", default="")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -280,6 +284,9 @@ def main(argv=None) -> int:
               "torch": torch.__version__, "size": args.size or ("large" if device.type == "cuda" else "small"),
               "threads": torch.get_num_threads(), "peak": peak_source, "peak_flops": peak}
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
+    if not sections or sections - set(SECTIONS):
+        print(f"error: --sections {args.sections!r}: give one or more of {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         report["matmul_bf16_tflops_per_second"] = matmul_flops_per_second(device) / 1e12

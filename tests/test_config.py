@@ -74,6 +74,7 @@ def test_unknown_key_via_override_names_path(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_experiment(str(path), ["encoder_conf.num_layrs=3"])
     assert "encoder_conf.num_layrs" in str(info.value) and str(path) in str(info.value)
+    assert f"{path}, override 'encoder_conf.num_layrs=3': " in str(info.value)  # the override is to blame
     with pytest.raises(ConfigError, match=r"data\.max_durration"):
         load_experiment(str(path), ["data.max_durration=3"])
 
@@ -84,6 +85,7 @@ def test_unknown_component_name(tmp_path):
         load_experiment(str(path))
     message = str(info.value)
     assert "conformerr" in message and "valid names: transformer" in message and str(path) in message
+    assert "override" not in message  # the file's own error
 
 
 def test_overrides_with_yaml_typing(tmp_path):
@@ -144,7 +146,7 @@ def test_wrong_type_names_key(tmp_path, override, key_path):
     path = write_config(tmp_path, BASE)
     with pytest.raises(ConfigError) as info:
         load_experiment(str(path), [override])
-    assert key_path in str(info.value) and str(path) in str(info.value)
+    assert key_path in str(info.value) and f"{path}, override {override!r}: " in str(info.value)
 
 
 @pytest.mark.parametrize("override", ["trainer.max_steps", "=3", "trainer..max_steps=3"])

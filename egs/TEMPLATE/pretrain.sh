@@ -251,7 +251,7 @@ if [ -n "${sweep_plan}" ] && [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; 
     python -m audiotext.bin.sweep --plan "${sweep_plan}" "${recipe_args[@]}"
 fi
 if "${single}"; then
-    log "finished stages ${stage}..${stop_stage} of ${exp_dir}"
+    log "finished stages ${stage}..$(( stop_stage < 6 ? stop_stage : 6 )) of ${exp_dir}"
 else
     log "finished stages ${stage}..${stop_stage} with sweep ${sweep_plan}"
 fi
