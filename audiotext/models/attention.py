@@ -113,15 +113,6 @@ class PackedBatch:
         cu = F.pad(lengths.to(torch.int32).cumsum(0, dtype=torch.int32), (1, 0))
         return cls(x[mask], cu, max_len)
 
-    @classmethod
-    def from_lengths(cls, values: torch.Tensor, lengths: torch.Tensor) -> "PackedBatch":
-        """values already packed (total_tokens, ...) with lengths (batch,) summing to total_tokens."""
-        lengths = lengths.to(device=values.device)
-        if int(lengths.sum()) != values.shape[0]:
-            raise ValueError(f"lengths sum to {int(lengths.sum())}, values hold {values.shape[0]} rows")
-        cu = F.pad(lengths.to(torch.int32).cumsum(0, dtype=torch.int32), (1, 0))
-        return cls(values, cu, int(lengths.max()) if lengths.numel() else 0)
-
     @property
     def batch_size(self) -> int:
         return self.cu_seqlens.shape[0] - 1
