@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from audiotext.models.attention import PackedBatch, map_values, uses_packing
-from audiotext.models.transformer import TransformerBlock, lengths_to_mask
+from audiotext.models.attention import map_values, uses_packing
+from audiotext.models.transformer import TransformerBlock, from_block_layout, to_block_layout
 
 
 @dataclass
@@ -70,19 +70,13 @@ class TextDecoder(nn.Module):
         if length > self.conf.max_length:
             raise ValueError(f"decoder input of {length} tokens exceeds max_length={self.conf.max_length}")
         x = self.embed(tokens) + self.positions[:length]
-        if uses_packing(self.conf.attention_backend, x):
-            x, mask = PackedBatch.from_padded(x, token_lens), None
-            memory, memory_mask = PackedBatch.from_padded(memory, memory_lens), None
-        else:
-            mask = lengths_to_mask(token_lens, length)
-            memory_mask = lengths_to_mask(memory_lens, memory.shape[1])
+        pack = uses_packing(self.conf.attention_backend, x)  # tokens and memory alike
+        x, mask = to_block_layout(pack, x, token_lens)
+        memory, memory_mask = to_block_layout(pack, memory, memory_lens)
         x = map_values(self.drop, x)
         for block in self.blocks:
             x = block(x, mask, causal=causal, memory=memory, memory_mask=memory_mask)
-        logits = map_values(self._logits, map_values(self.final_norm, x))
-        if isinstance(logits, PackedBatch):
-            return logits.to_padded(length)
-        return logits.masked_fill(~mask[..., None], 0.0)
+        return from_block_layout(map_values(self._logits, map_values(self.final_norm, x)), mask, length)
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         if self.out_proj is not None:

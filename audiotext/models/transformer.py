@@ -110,3 +110,19 @@ def lengths_to_mask(lengths: torch.Tensor, max_len: Optional[int] = None) -> tor
     """(batch,) lengths -> (batch, max_len) bool mask, True at valid positions."""
     max_len = int(lengths.max()) if max_len is None else max_len
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def to_block_layout(pack: bool, x: torch.Tensor, lengths: torch.Tensor):
+    """The layout blocks run on, once at a model's front: ``(PackedBatch, None)`` when ``pack``
+    (``uses_packing``: the attention runs on flash-attn), else ``(x, mask)`` with the (B, T)
+    mask of the padded x (B, T, ...)."""
+    if pack:
+        return PackedBatch.from_padded(x, lengths), None
+    return x, lengths_to_mask(lengths, x.shape[1])
+
+
+def from_block_layout(x, mask: Optional[torch.Tensor], total_time: int) -> torch.Tensor:
+    """Back to padded (B, total_time, ...) with zeros at padding, once at a model's end."""
+    if isinstance(x, PackedBatch):
+        return x.to_padded(total_time)
+    return x.masked_fill(~mask[..., None], 0.0)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from audiotext.models.attention import PackedBatch, map_values, uses_packing
+from audiotext.models.attention import map_values, uses_packing
 from audiotext.models.encoders.base import AudioEncoder, register_encoder
-from audiotext.models.transformer import TransformerBlock, lengths_to_mask, sinusoidal_positions
+from audiotext.models.transformer import TransformerBlock, from_block_layout, sinusoidal_positions, to_block_layout
 
 
 class Conv2dSubsampling(nn.Module):
@@ -77,14 +77,8 @@ class TransformerAudioEncoder(AudioEncoder):
         x, lengths = self.subsampling(features, lengths)
         x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype)
         frames = x.shape[1]
-        if uses_packing(self.conf.attention_backend, x):
-            x, mask = PackedBatch.from_padded(x, lengths), None
-        else:
-            mask = lengths_to_mask(lengths, frames)
+        x, mask = to_block_layout(uses_packing(self.conf.attention_backend, x), x, lengths)
         x = map_values(self.drop, x)
         for block in self.blocks:
             x = block(x, mask)
-        x = map_values(self.final_norm, x)
-        if isinstance(x, PackedBatch):
-            return x.to_padded(frames), lengths
-        return x.masked_fill(~mask[..., None], 0.0), lengths
+        return from_block_layout(map_values(self.final_norm, x), mask, frames), lengths

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from audiotext.models.attention import PackedBatch, map_values, uses_packing
+from audiotext.models.attention import map_values, uses_packing
 from audiotext.models.text_encoders.base import TextEncoder, register_text_encoder
-from audiotext.models.transformer import TransformerBlock, lengths_to_mask
+from audiotext.models.transformer import TransformerBlock, from_block_layout, to_block_layout
 
 
 @register_text_encoder("transformer")
@@ -45,14 +45,8 @@ class TransformerTextEncoder(TextEncoder):
         if tokens.shape[1] > self.conf.max_length:
             raise ValueError(f"text of {tokens.shape[1]} tokens exceeds max_length={self.conf.max_length}")
         x = self.embed(tokens) + self.positions[: tokens.shape[1]]
-        if uses_packing(self.conf.attention_backend, x):
-            x, mask = PackedBatch.from_padded(x, lengths), None
-        else:
-            mask = lengths_to_mask(lengths, tokens.shape[1])
+        x, mask = to_block_layout(uses_packing(self.conf.attention_backend, x), x, lengths)
         x = map_values(self.drop, x)
         for block in self.blocks:
             x = block(x, mask)
-        x = map_values(self.final_norm, x)
-        if isinstance(x, PackedBatch):
-            return x.to_padded(tokens.shape[1]), lengths
-        return x.masked_fill(~mask[..., None], 0.0), lengths
+        return from_block_layout(map_values(self.final_norm, x), mask, tokens.shape[1]), lengths
